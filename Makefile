@@ -1,0 +1,53 @@
+# lossconform: the two commands a newcomer needs (see README.md).
+#   make conform   full conformance run over every installed framework -> HTML report
+#   make test      the whole test suite, as CI runs it
+# Both bootstrap a virtual environment in .venv from constraints.txt (idempotent: the
+# second run only checks a stamp file).
+
+PYTHON ?= python3
+JOBS   ?= 2
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.lossconform-installed
+OUT    := reports/out
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: setup conform test report bench chromium clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[ci]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian's Chromium for the report's real-browser tests; without it those tests skip, visibly.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium; browser tests will be skipped"; }
+
+conform: $(STAMP)
+	@mkdir -p $(OUT)
+	$(PYTEST) tests/conformance tests/conventions -n $(JOBS) -q \
+	  --results $(OUT)/results.json --junitxml $(OUT)/junit.xml $(ARGS); \
+	status=$$?; \
+	$(BIN)/python -m reports build $(OUT)/results.json -o $(OUT)/report.html || exit 1; \
+	echo "results: $(abspath $(OUT))/results.json"; \
+	echo "junit:   $(abspath $(OUT))/junit.xml"; \
+	echo "report:  $(abspath $(OUT))/report.html"; \
+	exit $$status
+
+test: $(STAMP) chromium
+	@mkdir -p $(OUT)
+	$(PYTEST) -n $(JOBS) -q --results $(OUT)/test-results.json --junitxml $(OUT)/test-junit.xml $(ARGS)
+
+report: $(STAMP)
+	$(BIN)/python -m reports build $(OUT)/results.json -o $(OUT)/report.html
+
+bench: $(STAMP)
+	$(BIN)/python tests/benchmark.py
+
+clean:
+	rm -rf $(OUT) .pytest_cache

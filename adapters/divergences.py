@@ -1,0 +1,1018 @@
+"""The divergence registry: each known, documented way a framework departs from the reference.
+
+A divergence is strict and executable. Each entry names the framework, versions and entry
+points it concerns, which inputs trigger it, why the framework does it (with a link to the
+source line, doc or upstream issue), and carries:
+
+* ``applies(call)``: a cheap predicate, "could this call trigger it?";
+* ``model(call)``: the float64 result (forward, and gradient wrt ``call.x`` given
+  ``call.grad_output``, or None where not modelled) of "the reference with that framework's
+  convention applied", built from the reference's functions and plain NumPy, never from a
+  framework;
+* ``example()``: a small Call that triggers it, so the test suite notices when a framework
+  stops diverging (fixed upstream) instead of passing quietly.
+
+The harness calls ``candidates(...)`` when a framework result falls outside tolerance of the
+reference, and records verdict ``divergence`` with the id of the first candidate whose model
+matches.
+
+Every entry here was checked on torch 2.13 (CPU) and TensorFlow 2.21 / Keras 3.15.1 by
+tests/conventions/test_divergences.py.
+"""
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import ml_dtypes
+import numpy as np
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+import reference as R
+from adapters.base import Call
+
+__all__ = ["Divergence", "REGISTRY", "candidates", "by_id", "framework_version"]
+
+ModelResult = tuple[np.ndarray, "np.ndarray | None"]
+
+
+@dataclass(frozen=True)
+class Divergence:
+    id: str  # short, stable slug: "keras-probs-clip-eps"
+    title: str  # one line
+    framework: str  # "torch" | "tensorflow"
+    entry_points: tuple[str, ...]  # exact entry point names or fnmatch patterns
+    versions: str  # PEP 440 specifier of the framework versions it applies to
+    kinds: tuple[str, ...]  # ("forward",), ("gradient",) or both
+    trigger: str  # plain words: which inputs trigger it
+    explanation: str  # plain words: what the framework does and why
+    link: str  # framework source line / doc / upstream issue URL
+    applies: Callable[[Call], bool]
+    model: Callable[[Call], ModelResult]
+    example: Callable[[], Call]
+
+    def matches_entry_point(self, entry_point: str) -> bool:
+        return any(fnmatch.fnmatchcase(entry_point, pat) for pat in self.entry_points)
+
+    def matches_version(self, version: str) -> bool:
+        v = framework_version(version)
+        return v is not None and SpecifierSet(self.versions).contains(v, prereleases=True)
+
+
+def framework_version(version: str) -> Version | None:
+    """The framework's own version from an adapter's version string.
+
+    "2.21.0 (keras 3.15.1)" -> 2.21.0; "2.13.0+cpu" -> 2.13.0 (local part dropped).
+    """
+    m = re.match(r"\s*([0-9][0-9A-Za-z.!+-]*)", version or "")
+    if not m:
+        return None
+    try:
+        v = Version(m.group(1))
+    except InvalidVersion:
+        return None
+    return Version(v.public)
+
+
+# --------------------------------------------------------------------------- helpers
+_DT = {
+    "float16": np.float16,
+    "bfloat16": ml_dtypes.bfloat16,
+    "float32": np.float32,
+    "float64": np.float64,
+}
+
+
+def _rd(v: float | np.ndarray, dtype: str) -> np.ndarray:
+    """Round to ``dtype`` and back to float64 (what a constant becomes in that dtype)."""
+    return np.asarray(v, dtype=np.float64).astype(_DT[dtype]).astype(np.float64)
+
+
+def keras_clip_bounds(dtype: str) -> tuple[float, float]:
+    """Keras' clip interval [epsilon, 1 - epsilon] as it is in ``dtype``.
+
+    ``backend.epsilon()`` is the Python float 1e-7; ``1.0 - epsilon`` is computed in Python
+    (0.9999999) and both are cast to the tensor's dtype by ``tf.clip_by_value``: in float16
+    and bfloat16 the upper bound rounds to exactly 1.
+    """
+    eps = 1e-7
+    return float(_rd(eps, dtype)), float(_rd(1.0 - eps, dtype))
+
+
+def _g(call: Call, shape: tuple[int, ...]) -> np.ndarray:
+    g = call.grad_output
+    if g is None:
+        return np.ones(shape)
+    return np.broadcast_to(np.asarray(g, dtype=np.float64), shape)
+
+
+def _want_grad(call: Call) -> bool:
+    return call.grad_output is not None
+
+
+def _cls_axis(call: Call) -> int:
+    return call.axis % call.x.ndim
+
+
+def _last(x: np.ndarray, call: Call) -> np.ndarray:
+    return np.moveaxis(np.asarray(x, dtype=np.float64), _cls_axis(call), -1)
+
+
+def _back(x: np.ndarray, call: Call) -> np.ndarray:
+    return np.moveaxis(x, -1, _cls_axis(call))
+
+
+def _probs_target_last(call: Call) -> np.ndarray:
+    """The target as dense probabilities with the class axis last (one-hot from indices;
+    an out-of-range index, e.g. an ignored one, gives an all-zero row like tf.one_hot)."""
+    C = call.x.shape[_cls_axis(call)]
+    if call.target_kind == "index":
+        y = np.asarray(call.target)
+        return (y[..., None] == np.arange(C)).astype(np.float64)
+    return _last(call.target, call)
+
+
+def _sample_weight(call: Call, item_shape: tuple[int, ...]) -> np.ndarray:
+    s = call.option("sample_weight")
+    if s is None:
+        return np.ones(item_shape)
+    return np.broadcast_to(np.asarray(s, dtype=np.float64), item_shape).copy()
+
+
+def _reduce(weighted: np.ndarray, denom: float, reduction: str) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if reduction == "none":
+            return weighted
+        if reduction == "sum":
+            return np.asarray(np.sum(weighted))
+        return np.asarray(np.sum(weighted) / denom)
+
+
+def _item_factor(call: Call, coef: np.ndarray, denom: float) -> np.ndarray:
+    """d(reduced)/d(l_i) * grad_output for items whose weighted loss is coef_i * l_i."""
+    red = call.reduction
+    shape = coef.shape if red == "none" else ()
+    g = _g(call, shape)
+    if red == "none":
+        return coef * g
+    if red == "sum":
+        return coef * g
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return coef * g / denom
+
+
+def _ls(call: Call) -> float:
+    return float(call.option("label_smoothing") or 0.0)
+
+
+# --------------------------------------------------------------------------- Keras models
+def _keras_categorical(call: Call, *, from_logits: bool, sparse: bool,
+                       ignore_divisor: str = "valid") -> ModelResult:
+    """Keras (TF backend) categorical family, as keras/src/backend/tensorflow/nn.py computes it.
+
+    from_logits=True:  -sum q log_softmax(z); TF's kernel gradient is softmax - q.
+    categorical, from_logits=False: p / sum p, clip to [eps, 1-eps], -sum q log(.).
+    sparse, from_logits=False: clip p to [eps, 1-eps], then log_softmax(log(.)), i.e.
+      -log(c_y / sum c): the clipped row is renormalised.
+    Label smoothing (categorical only): q = (1-eps) t + eps / shape[-1] (the LAST axis of the
+    input as given, whatever the class axis). Reduction as Keras: functions give per-item
+    losses (the adapter's 'mean' is tf.reduce_mean over items); classes divide 'mean'
+    ('sum_over_batch_size') by the item count, with ignore_class masking re-weighting by
+    total/valid (divide_no_nan: all ignored gives 0).
+    """
+    x = _last(call.x, call)
+    C = x.shape[-1]
+    items = x.shape[:-1]
+    t = _probs_target_last(call)
+    ls = _ls(call)
+    if ls and not sparse:
+        c_keras = call.x.shape[-1]
+        t = t * (1.0 - ls) + ls / c_keras
+    ignored = np.zeros(items, dtype=bool)
+    ii = call.option("ignore_index")
+    if sparse and ii is not None and call.target_kind == "index":
+        ignored = np.asarray(call.target) == ii
+        t = np.where(ignored[..., None], 0.0, t)
+    lo, hi = keras_clip_bounds(call.dtype)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if from_logits:
+            logsm = np.asarray(R.log_softmax(x, axis=-1), dtype=np.float64)
+            if sparse:
+                y = np.where(ignored, 0, np.asarray(call.target)).astype(np.int64)
+                t = (y[..., None] == np.arange(C)).astype(np.float64)
+                t = np.where(ignored[..., None], 0.0, t)
+            l = -np.sum(np.where(t == 0, 0.0, t * logsm), axis=-1)
+            sm = np.exp(logsm)
+            dl = sm - t  # TF's kernel gradient: softmax - labels, whatever sum(labels) is
+            dl = np.where(ignored[..., None], 0.0, dl)
+        elif not sparse:
+            S = np.sum(x, axis=-1, keepdims=True)
+            r = _rd(x / S, call.dtype)
+            c = np.clip(r, lo, hi)
+            l = -np.sum(np.where(t == 0, 0.0, t * np.log(c)), axis=-1)
+            inr = (r >= lo) & (r <= hi)
+            a = np.where(inr, -t / c, 0.0)
+            dl = a / S - np.sum(a * r, axis=-1, keepdims=True) / S
+        else:
+            y = np.where(ignored, 0, np.asarray(call.target)).astype(np.int64)
+            xin = np.where(ignored[..., None], 0.0, x)
+            c = np.clip(xin, lo, hi)
+            Sc = np.sum(c, axis=-1, keepdims=True)
+            cy = np.take_along_axis(c, y[..., None], axis=-1)[..., 0]
+            l = -np.log(cy) + np.log(Sc[..., 0])
+            inr = (xin >= lo) & (xin <= hi)
+            onehot = (y[..., None] == np.arange(C)).astype(np.float64)
+            dl = np.where(inr, -onehot / cy[..., None] + 1.0 / Sc, 0.0)
+            dl = np.where(ignored[..., None], 0.0, dl)
+    l = np.where(ignored, 0.0, l)
+    s = _sample_weight(call, items)
+    n = float(max(int(np.prod(items)), 1))
+    if ignored.any() and ignore_divisor == "valid":
+        valid = float(np.sum(~ignored))
+        # Keras apply_mask: weight total/valid on valid items (divide_no_nan: 0 if none valid)
+        mw = n / valid if valid else 0.0
+        s = np.where(ignored, 0.0, s * mw)
+    fwd = _reduce(s * l, n, call.reduction)
+    grad = None
+    if _want_grad(call):
+        f = _item_factor(call, s, n)
+        grad = _back(f[..., None] * dl, call)
+    return np.asarray(fwd, dtype=np.float64), grad
+
+
+def _keras_binary(call: Call, *, from_logits: bool) -> ModelResult:
+    """Keras binary_crossentropy: element losses (probabilities clipped to [eps, 1-eps] in the
+    input dtype; logits through tf.nn.sigmoid_cross_entropy_with_logits), smoothed targets
+    t (1-eps) + eps/2, then the MEAN over the last axis; reduction over what is left."""
+    x = np.asarray(call.x, dtype=np.float64)
+    t = np.asarray(call.target, dtype=np.float64)
+    ls = _ls(call)
+    if ls:
+        t = t * (1.0 - ls) + 0.5 * ls
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if from_logits:
+            el = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+            de = np.asarray(R.sigmoid(x), dtype=np.float64) - t
+        else:
+            lo, hi = keras_clip_bounds(call.dtype)
+            c = np.clip(x, lo, hi)
+            el = -(t * np.log(c) + (1.0 - t) * np.log(1.0 - c))
+            inr = (x >= lo) & (x <= hi)
+            de = np.where(inr, -t / c + (1.0 - t) / (1.0 - c), 0.0)
+    C = x.shape[-1]
+    m = np.mean(el, axis=-1)
+    s = _sample_weight(call, m.shape) if call.option("sample_weight") is None else np.broadcast_to(
+        np.asarray(call.option("sample_weight"), dtype=np.float64), x.shape)[..., 0]
+    n = float(max(m.size, 1))
+    fwd = _reduce(s * m, n, call.reduction)
+    grad = None
+    if _want_grad(call):
+        f = _item_factor(call, s, n)
+        grad = f[..., None] * de / C
+    return np.asarray(fwd, dtype=np.float64), grad
+
+
+def _keras_cat_model(*, sparse: bool = False,
+                     ignore_divisor: str = "valid") -> Callable[[Call], ModelResult]:
+    def model(call: Call) -> ModelResult:
+        fl = call.op == "cross_entropy"  # from_logits=True entry points compute cross_entropy
+        return _keras_categorical(call, from_logits=fl, sparse=sparse,
+                                  ignore_divisor=ignore_divisor)
+    return model
+
+
+def _keras_bin_model(call: Call) -> ModelResult:
+    return _keras_binary(call, from_logits=call.op == "binary_cross_entropy_with_logits")
+
+
+# --------------------------------------------------------------------------- torch models
+def _torch_bce(call: Call) -> ModelResult:
+    """torch binary_cross_entropy (aten/src/ATen/native/Loss.cpp):
+    l = -w [t max(log p, -100) + (1 - t) max(log(1 - p), -100)];
+    dl/dp = w g (p - t) / max((1 - p) p, EPSILON=1e-12), EPSILON cast to the input dtype."""
+    p = np.asarray(call.x, dtype=np.float64)
+    t = np.asarray(call.target, dtype=np.float64)
+    w = call.option("weight")
+    w = np.ones_like(p) if w is None else np.broadcast_to(np.asarray(w, np.float64), p.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lp = np.maximum(np.log(p), -100.0)
+        l1p = np.maximum(np.log1p(-p), -100.0)
+        el = -w * (t * lp + (1.0 - t) * l1p)
+        prod = _rd((1.0 - p) * p, call.dtype)
+        # EPSILON is a C++ float constant (1e-12f), then cast to the input dtype
+        de = w * (p - t) / np.maximum(prod, float(_rd(_rd(1e-12, "float32"), call.dtype)))
+    n = float(max(p.size, 1))
+    fwd = _reduce(el, n, call.reduction)
+    grad = None
+    if _want_grad(call):
+        g = _g(call, p.shape if call.reduction == "none" else ())
+        grad = de * (g / n if call.reduction == "mean" else g)
+    return np.asarray(fwd, dtype=np.float64), grad
+
+
+def _torch_ignore_minus_100(call: Call) -> ModelResult:
+    """The reference with ignore_index=-100 (torch's default)."""
+    kw = dict(axis=call.axis, weight=call.option("weight"), ignore_index=-100,
+              reduction=call.reduction)
+    if call.op == "cross_entropy":
+        kw.update(target_kind="index", label_smoothing=_ls(call))
+        fwd = R.cross_entropy(call.x, call.target, **kw)
+        grad = R.cross_entropy_vjp(call.x, call.target, grad_output=call.grad_output, **kw) \
+            if _want_grad(call) else None
+    else:
+        fwd = R.nll_loss(call.x, call.target, **kw)
+        grad = R.nll_loss_vjp(call.x, call.target, grad_output=call.grad_output, **kw) \
+            if _want_grad(call) else None
+    return np.asarray(fwd, dtype=np.float64), None if grad is None else np.asarray(grad)
+
+
+def _torch_ls_negative(call: Call) -> ModelResult:
+    """torch cross_entropy with label_smoothing < 0: the smoothing branch is taken only for
+    label_smoothing > 0, so the result is the reference WITHOUT smoothing."""
+    kw = dict(axis=call.axis, target_kind=call.target_kind or "index",
+              weight=call.option("weight"), reduction=call.reduction,
+              ignore_index=call.option("ignore_index"))
+    fwd = R.cross_entropy(call.x, call.target, **kw)
+    grad = R.cross_entropy_vjp(call.x, call.target, grad_output=call.grad_output, **kw) \
+        if _want_grad(call) else None
+    return np.asarray(fwd, dtype=np.float64), None if grad is None else np.asarray(grad)
+
+
+# --------------------------------------------------------------------------- TF models
+def _tf_ce_grad_softmax_minus_labels(call: Call) -> ModelResult:
+    """Forward: the reference. Gradient: TF's SoftmaxCrossEntropyWithLogits kernel returns
+    backprop = softmax(z) - labels, exact only when the labels of a row sum to 1."""
+    kw = dict(axis=call.axis, target_kind="probs", reduction=call.reduction)
+    fwd = np.asarray(R.cross_entropy(call.x, call.target, **kw), dtype=np.float64)
+    grad = None
+    if _want_grad(call):
+        x = _last(call.x, call)
+        t = _last(call.target, call)
+        sm = np.asarray(R.softmax(x, axis=-1), dtype=np.float64)
+        items = x.shape[:-1]
+        n = float(max(int(np.prod(items)), 1))
+        f = _item_factor(call, np.ones(items), n)
+        grad = _back(f[..., None] * (sm - t), call)
+    return fwd, grad
+
+
+def _tf_softmax_nan(call: Call) -> ModelResult:
+    """tf.nn.softmax in float32/bfloat16: in a row holding NaN or +inf, NaN stays where those
+    logits were and every other entry is 0 (the reference: the whole row NaN)."""
+    x = _last(call.x, call)
+    with np.errstate(invalid="ignore"):
+        out = np.asarray(R.softmax(x, axis=-1), dtype=np.float64)
+    isn = np.isnan(x) | np.isposinf(x)
+    row = np.any(isn, axis=-1, keepdims=True)
+    out = np.where(row, np.where(isn, np.nan, 0.0), out)
+    return _back(out, call), None
+
+
+# --------------------------------------------------------------------------- predicates
+def _is(*ops: str) -> Callable[[Call], bool]:
+    return lambda call: call.op in ops
+
+
+def _not_sum1(call: Call) -> bool:
+    if call.target_kind != "probs" or call.target is None:
+        return False
+    s = np.sum(_last(call.target, call), axis=-1)
+    return bool(np.any(np.abs(s - 1.0) > 1e-12))
+
+
+def _keras_cce_unnormalised(call: Call) -> bool:
+    if call.op != "categorical_crossentropy":
+        return False
+    s = np.sum(_last(call.x, call), axis=-1)
+    return bool(np.any(np.abs(s - 1.0) > 0))
+
+
+def _keras_clipped(call: Call) -> bool:
+    if call.op not in ("categorical_crossentropy", "binary_cross_entropy"):
+        return False
+    lo, hi = keras_clip_bounds(call.dtype)
+    x = np.asarray(call.x, dtype=np.float64)
+    if call.op == "categorical_crossentropy":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x = np.concatenate([x.ravel(), (_last(x, call) / np.sum(_last(x, call), -1,
+                                                                       keepdims=True)).ravel()])
+    return bool(np.any((x < lo) | (x > hi)))
+
+
+def _half(call: Call) -> bool:
+    return call.dtype in ("float16", "bfloat16")
+
+
+def _keras_bce_shape(call: Call) -> bool:
+    return call.op in ("binary_cross_entropy", "binary_cross_entropy_with_logits") \
+        and call.reduction in ("none", "sum") and call.x.ndim >= 1 and call.x.shape[-1] != 1
+
+
+def _keras_sw_mean(call: Call) -> bool:
+    s = call.option("sample_weight")
+    if s is None or call.reduction != "mean" or call.op not in (
+            "cross_entropy", "categorical_crossentropy"):
+        return False
+    items = _last(call.x, call).shape[:-1]
+    return not math.isclose(float(np.sum(np.broadcast_to(s, items))), float(np.prod(items)))
+
+
+def _ls_axis_not_last(call: Call) -> bool:
+    return bool(_ls(call)) and call.x.ndim >= 2 and _cls_axis(call) != call.x.ndim - 1 \
+        and call.x.shape[-1] != call.x.shape[_cls_axis(call)]
+
+
+def _ls_out_of_range(call: Call) -> bool:
+    e = call.option("label_smoothing")
+    return e is not None and not (0.0 <= float(e) <= 1.0)
+
+
+def _ls_negative(call: Call) -> bool:
+    e = call.option("label_smoothing")
+    return e is not None and float(e) < 0.0
+
+
+def _has_minus_100(call: Call) -> bool:
+    return call.target_kind == "index" and call.option("ignore_index") is None \
+        and call.target is not None and bool(np.any(np.asarray(call.target) == -100))
+
+
+def _torch_bce_clamped(call: Call) -> bool:
+    if call.op != "binary_cross_entropy":
+        return False
+    p = np.asarray(call.x, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return bool(np.any(np.log(p) < -100) | np.any(np.log1p(-p) < -100))
+
+
+def _torch_bce_eps(call: Call) -> bool:
+    if call.op != "binary_cross_entropy" or call.grad_output is None:
+        return False
+    p = np.asarray(call.x, dtype=np.float64)
+    return bool(np.any(_rd((1.0 - p) * p, call.dtype) < 1e-12))
+
+
+def _nan_in_softmax(call: Call) -> bool:
+    return call.op == "softmax" and call.dtype in ("float32", "bfloat16") \
+        and bool(np.any(np.isnan(call.x) | np.isposinf(call.x)))
+
+
+def _ignored_some(call: Call) -> bool:
+    ii = call.option("ignore_index")
+    return ii is not None and call.target_kind == "index" \
+        and bool(np.any(np.asarray(call.target) == ii))
+
+
+def _ignored_all(call: Call) -> bool:
+    ii = call.option("ignore_index")
+    return ii is not None and call.target_kind == "index" and call.reduction == "mean" \
+        and np.asarray(call.target).size > 0 and bool(np.all(np.asarray(call.target) == ii))
+
+
+def _all(*preds: Callable[[Call], bool]) -> Callable[[Call], bool]:
+    return lambda call: all(p(call) for p in preds)
+
+
+# --------------------------------------------------------------------------- examples
+def _call(op: str, x: list, dtype: str = "float64", **kw) -> Call:
+    x = np.asarray(x, dtype=np.float64)
+    g = kw.pop("grad", True)
+    t = kw.pop("target", None)
+    if t is not None:
+        tk = kw.get("target_kind")
+        t = np.asarray(t, dtype=np.int64 if tk == "index" else np.float64)
+    red = kw.get("options", {}).get("reduction", "mean")
+    c = Call(op=op, x=x, dtype=dtype, target=t, **kw)
+    if g:
+        if red in ("mean", "sum"):
+            go = np.asarray(1.0)
+        else:
+            go = None  # shape depends on the framework's item shape; filled by _with_go
+        c = Call(op=op, x=x, dtype=dtype, target=t, grad_output=go, **kw) if go is not None \
+            else c
+    return c
+
+
+_P3 = [[0.2, 0.3, 0.1], [0.5, 0.25, 0.5]]
+_LOGITS = [[0.5, -1.25, 2.0, 0.25], [1.5, 0.75, -0.5, -2.0], [0.0, 3.0, -1.0, 1.0]]
+
+_KERAS = ">=2.16"  # TensorFlow releases that ship Keras 3 (tf.keras is Keras 3 from 2.16)
+_KNN = "https://github.com/keras-team/keras/blob/master/keras/src/backend/tensorflow/nn.py"
+_KLOSS = "https://github.com/keras-team/keras/blob/master/keras/src/losses/losses.py"
+_KLOSSBASE = "https://github.com/keras-team/keras/blob/master/keras/src/losses/loss.py"
+_TLOSS = "https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/Loss.cpp"
+_TLOSSNLL = "https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/LossNLL.cpp"
+
+_K_CCE_P = ("tf.keras.losses.categorical_crossentropy(from_logits=False)",
+            "tf.keras.losses.CategoricalCrossentropy(from_logits=False)")
+_K_SCCE_P = ("tf.keras.losses.sparse_categorical_crossentropy(from_logits=False)",
+             "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=False)")
+_K_BCE_P = ("tf.keras.losses.binary_crossentropy(from_logits=False)",
+            "tf.keras.losses.BinaryCrossentropy(from_logits=False)")
+_K_BCE_ALL = ("tf.keras.losses.binary_crossentropy(*)", "tf.keras.losses.BinaryCrossentropy(*)")
+_K_CCE_ALL = ("tf.keras.losses.categorical_crossentropy(*)",
+              "tf.keras.losses.CategoricalCrossentropy(*)")
+_K_CLASSES_CAT = ("tf.keras.losses.CategoricalCrossentropy(*)",
+                  "tf.keras.losses.SparseCategoricalCrossentropy(*)")
+_T_BCE = ("torch.nn.functional.binary_cross_entropy", "torch.nn.BCELoss")
+_T_CE = ("torch.nn.functional.cross_entropy", "torch.nn.CrossEntropyLoss")
+_T_NLL = ("torch.nn.functional.nll_loss", "torch.nn.NLLLoss")
+
+
+def _ex_cce_unnorm() -> Call:
+    return _call("categorical_crossentropy", _P3, target=[[0, 1, 0], [0, 0, 1]],
+                 target_kind="probs")
+
+
+def _ex_cce_clip() -> Call:
+    return _call("categorical_crossentropy", [[0.0, 0.5, 0.5], [0.2, 0.3, 0.5]],
+                 target=[[0.5, 0.5, 0.0], [0, 1, 0]], target_kind="probs")
+
+
+def _ex_cce_clip_half() -> Call:
+    return _call("categorical_crossentropy", [[0.0, 0.5, 0.5], [0.25, 0.25, 0.5]],
+                 dtype="float16", target=[[1, 0, 0], [0, 1, 0]], target_kind="probs",
+                 grad=False)
+
+
+def _ex_scce() -> Call:
+    return _call("categorical_crossentropy", [[0.2, 0.3, 0.1], [0.0, 0.75, 0.25]],
+                 target=[1, 0], target_kind="index")
+
+
+def _ex_bce_clip() -> Call:
+    return _call("binary_cross_entropy", [[0.0, 1.0, 0.3, 1e-9]],
+                 target=[[1.0, 1.0, 0.0, 1.0]], options={"reduction": "mean"})
+
+
+def _ex_bce_half() -> Call:
+    return _call("binary_cross_entropy", [[1.0, 0.25], [0.0, 0.5]], dtype="float16",
+                 target=[[0.0, 1.0], [1.0, 0.0]], options={"reduction": "none"}, grad=False)
+
+
+def _ex_bce_shape() -> Call:
+    c = _call("binary_cross_entropy_with_logits", [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]],
+              target=[[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]], options={"reduction": "sum"})
+    return c
+
+
+def _ex_sw() -> Call:
+    return _call("cross_entropy", _LOGITS, target=[0, 1, 3], target_kind="index",
+                 options={"sample_weight": np.array([1.0, 2.0, 0.5])})
+
+
+def _ex_ls_axis() -> Call:
+    x = np.array(_LOGITS).T  # classes on axis 0 (4 classes), 3 items on the last axis
+    return _call("cross_entropy", x.tolist(), axis=0, target=[0, 1, 3], target_kind="index",
+                 options={"label_smoothing": 0.2})
+
+
+def _ex_ls_range_keras() -> Call:
+    return _call("cross_entropy", _LOGITS, target=[0, 1, 3], target_kind="index",
+                 options={"label_smoothing": 1.5})
+
+
+def _ex_ls_neg_torch() -> Call:
+    return _call("cross_entropy", _LOGITS, target=[0, 1, 3], target_kind="index",
+                 options={"label_smoothing": -0.2})
+
+
+def _ex_tf_grad() -> Call:
+    return _call("cross_entropy", _LOGITS, target=[[0.5, 0.5, 0.5, 0.0], [0.2, 0.1, 0.0, 0.0],
+                                                   [0.25, 0.25, 0.25, 0.25]],
+                 target_kind="probs", options={"reduction": "sum"})
+
+
+def _ex_tf_nan() -> Call:
+    return _call("softmax", [[np.nan, 0.0, 1.0], [np.inf, 0.0, 1.0], [0.5, 1.0, -1.0]],
+                 dtype="float32",
+                 grad=False)
+
+
+def _ex_torch_bce_clamp() -> Call:
+    return _call("binary_cross_entropy", [0.0, 1.0, 1e-50, 0.5],
+                 target=[1.0, 0.0, 0.5, 1.0], options={"reduction": "sum"}, grad=False)
+
+
+def _ex_torch_bce_grad() -> Call:
+    return _call("binary_cross_entropy", [0.0, 1.0, 1e-20, 0.5],
+                 target=[1.0, 0.0, 1.0, 1.0], options={"reduction": "sum"})
+
+
+def _ex_torch_minus_100() -> Call:
+    return _call("cross_entropy", _LOGITS, target=[-100, 1, 3], target_kind="index")
+
+
+def _ex_torch_minus_100_nll() -> Call:
+    lp = np.asarray(R.log_softmax(np.array(_LOGITS), axis=-1), dtype=np.float64)
+    return _call("nll_loss", lp.tolist(), target=[0, -100, 3], target_kind="index")
+
+
+def _ex_keras_ignore_fn_mean() -> Call:
+    return _call("cross_entropy", _LOGITS, target=[0, 2, 3], target_kind="index",
+                 options={"ignore_index": 2})
+
+
+def _ex_keras_all_ignored() -> Call:
+    return _call("cross_entropy", _LOGITS, target=[2, 2, 2], target_kind="index",
+                 options={"ignore_index": 2}, grad=False)
+
+
+def _keras_all_ignored_model(call: Call) -> ModelResult:
+    return np.asarray(0.0), None
+
+
+def _ex_sw_probs() -> Call:
+    return _call("categorical_crossentropy", [[0.25, 0.25, 0.5], [0.1, 0.6, 0.3]],
+                 target=[[0, 0, 1.0], [0, 1.0, 0]], target_kind="probs",
+                 options={"sample_weight": np.array([3.0, 0.5])})
+
+
+# --------------------------------------------------------------------------- the registry
+REGISTRY: tuple[Divergence, ...] = (
+    Divergence(
+        id="keras-cce-probs-renormalised",
+        title="Keras categorical_crossentropy on probabilities divides them by their sum first",
+        framework="tensorflow",
+        entry_points=_K_CCE_P,
+        versions=">=2.0",
+        kinds=("forward", "gradient"),
+        trigger="probability rows (y_pred) that do not sum to 1 along the class axis",
+        explanation="With from_logits=False Keras computes output / reduce_sum(output, axis) "
+                    "before the log ('so that the probability of each class adds up to 1'); "
+                    "the reference takes the probabilities as given. The gradient flows "
+                    "through the renormalisation (it is not zero along the row's sum).",
+        link=f"{_KNN} (categorical_crossentropy: output / tf.reduce_sum(output, axis))",
+        applies=_keras_cce_unnormalised,
+        model=_keras_cat_model(),
+        example=_ex_cce_unnorm,
+    ),
+    Divergence(
+        id="keras-cce-probs-clip-eps",
+        title="Keras categorical_crossentropy clips probabilities to [eps, 1-eps], eps=1e-7",
+        framework="tensorflow",
+        entry_points=_K_CCE_P,
+        versions=">=2.0",
+        kinds=("forward", "gradient"),
+        trigger="a renormalised probability below 1e-7 (e.g. 0) where the target is > 0, or "
+                "above 1-1e-7; in float16/bfloat16 eps is the dtype's rounding of 1e-7 and "
+                "the upper bound rounds to 1",
+        explanation="After renormalising, Keras clips with tf.clip_by_value(output, "
+                    "epsilon(), 1 - epsilon()) (keras.config.epsilon() = 1e-7) so that log "
+                    "stays finite: a zero probability under a positive target costs "
+                    "-log(1e-7) = 16.118 instead of +inf, and the gradient is exactly 0 where "
+                    "a value was clipped.",
+        link=f"{_KNN} (categorical_crossentropy: tf.clip_by_value(output, "
+             "backend.epsilon(), 1.0 - backend.epsilon()))",
+        applies=_keras_clipped,
+        model=_keras_cat_model(),
+        example=_ex_cce_clip,
+    ),
+    Divergence(
+        id="keras-cce-probs-clip-eps-half",
+        title="Keras categorical_crossentropy in float16: eps 1e-7 rounds to 1.19e-7",
+        framework="tensorflow",
+        entry_points=_K_CCE_P,
+        versions=">=2.0",
+        kinds=("forward",),
+        trigger="float16 or bfloat16 probabilities of 0 under a positive target",
+        explanation="The clip bound epsilon()=1e-7 is cast to the tensor's dtype: float16 "
+                    "holds it as the subnormal 1.192e-7 (loss 15.94 instead of 16.12 for a zero "
+                    "probability), bfloat16 as 1.0012e-7; the reference gives +inf.",
+        link=f"{_KNN} (categorical_crossentropy); https://keras.io/api/utils/config_utils/"
+             "#epsilon-function",
+        applies=_all(_keras_clipped, _half),
+        model=_keras_cat_model(),
+        example=_ex_cce_clip_half,
+    ),
+    Divergence(
+        id="keras-sparse-cce-probs-clip-then-renormalise",
+        title="Keras sparse_categorical_crossentropy on probabilities clips, then renormalises",
+        framework="tensorflow",
+        entry_points=_K_SCCE_P,
+        versions=_KERAS,
+        kinds=("forward", "gradient"),
+        trigger="probability rows that do not sum to 1, or contain values outside "
+                "[1e-7, 1-1e-7]",
+        explanation="With from_logits=False the sparse loss clips y_pred to [eps, 1-eps], "
+                    "takes the log and feeds it as LOGITS to "
+                    "tf.nn.sparse_softmax_cross_entropy_with_logits, so the loss is "
+                    "-log(c_y / sum_k c_k) with c = clip(p): it renormalises too, but AFTER "
+                    "clipping (categorical_crossentropy renormalises before). Gradient is 0 "
+                    "on clipped entries.",
+        link=f"{_KNN} (sparse_categorical_crossentropy: clip_by_value, log, "
+             "sparse_softmax_cross_entropy_with_logits)",
+        applies=lambda c: c.op == "categorical_crossentropy" and c.target_kind == "index" and (
+            _keras_cce_unnormalised(c) or _keras_clipped(c)),
+        model=_keras_cat_model(sparse=True),
+        example=_ex_scce,
+    ),
+    Divergence(
+        id="keras-bce-probs-clip-eps",
+        title="Keras binary_crossentropy clips probabilities to [eps, 1-eps], eps=1e-7",
+        framework="tensorflow",
+        entry_points=_K_BCE_P,
+        versions=">=2.0",
+        kinds=("forward", "gradient"),
+        trigger="probabilities below 1e-7 or above 1-1e-7 (0 and 1 included)",
+        explanation="Keras clips y_pred with tf.clip_by_value(output, epsilon(), "
+                    "1 - epsilon()) before t log p + (1-t) log(1-p). The bounds are not "
+                    "symmetric in float32: 1e-7 is kept but 1-1e-7 rounds to 1-2^-23 "
+                    "(0.99999988), so p=1 under t=0 costs 15.94 while p=0 under t=1 costs "
+                    "16.12. Gradient 0 where clipped.",
+        link=f"{_KNN} (binary_crossentropy: tf.clip_by_value(output, backend.epsilon(), "
+             "1.0 - backend.epsilon()))",
+        applies=_keras_clipped,
+        model=_keras_bin_model,
+        example=_ex_bce_clip,
+    ),
+    Divergence(
+        id="keras-bce-probs-clip-half-upper-bound-is-one",
+        title="Keras binary_crossentropy in float16/bfloat16: 1-eps rounds to 1, p=1 gives inf/nan",
+        framework="tensorflow",
+        entry_points=_K_BCE_P,
+        versions=">=2.0",
+        kinds=("forward",),
+        trigger="float16 or bfloat16 probability exactly 1 (loss inf if t < 1, nan if t = 1), "
+                "or 0 (clipped to the dtype's 1e-7)",
+        explanation="The upper clip bound 0.9999999 is cast to the input dtype: float16 and "
+                    "bfloat16 round it to 1.0, so the clip protects nothing at the top: "
+                    "log(1 - 1) = -inf, times (1 - t) gives inf for t < 1 and 0 * -inf = nan "
+                    "for t = 1 (the reference gives 0 for p = t = 1).",
+        link=f"{_KNN} (binary_crossentropy)",
+        applies=lambda c: c.op == "binary_cross_entropy" and _half(c) and bool(
+            np.any((np.asarray(c.x) == 1.0) | (np.asarray(c.x) < 1e-7))),
+        model=_keras_bin_model,
+        example=_ex_bce_half,
+    ),
+    Divergence(
+        id="keras-bce-mean-over-last-axis",
+        title="Keras binary_crossentropy averages over the last axis: output shape x.shape[:-1]",
+        framework="tensorflow",
+        entry_points=_K_BCE_ALL,
+        versions=">=2.0",
+        kinds=("forward", "gradient"),
+        trigger="reduction 'none' (output has shape x.shape[:-1]) or 'sum' (sum of per-row "
+                "means = canonical sum / C) with more than one element on the last axis",
+        explanation="keras.losses.binary_crossentropy returns ops.mean(bce, axis=-1), so one "
+                    "value per row; the loss classes then reduce those row means. 'mean' "
+                    "agrees with the element mean; 'none' and 'sum' differ by the factor C "
+                    "(size of the last axis) and in shape.",
+        link=f"{_KLOSS} (binary_crossentropy: ops.mean(..., axis=axis))",
+        applies=_keras_bce_shape,
+        model=_keras_bin_model,
+        example=_ex_bce_shape,
+    ),
+    Divergence(
+        id="keras-sum-over-batch-size-ignores-sample-weight-total",
+        title="Keras loss classes: 'mean' with sample_weight divides by the item count, not sum(w)",
+        framework="tensorflow",
+        entry_points=_K_CLASSES_CAT,
+        versions=_KERAS,
+        kinds=("forward", "gradient"),
+        trigger="a loss class with reduction 'sum_over_batch_size' (the default) and "
+                "sample weights whose sum is not the number of items",
+        explanation="Keras' reduce_values divides sum(w_i l_i) by the number of loss values "
+                    "(prod(shape)) for 'sum_over_batch_size'; torch and the reference divide "
+                    "by sum(w_i) (a weighted mean). Keras 3 offers "
+                    "reduction='mean_with_sample_weight' for the weighted mean.",
+        link=f"{_KLOSSBASE} (reduce_values: divisor = prod(shape(values)))",
+        applies=_keras_sw_mean,
+        model=lambda c: _keras_categorical(c, from_logits=c.op == "cross_entropy",
+                                           sparse=c.target_kind == "index"
+                                           and c.op == "categorical_crossentropy"),
+        example=_ex_sw,
+    ),
+    Divergence(
+        id="keras-label-smoothing-classes-from-last-axis",
+        title="Keras categorical label smoothing uses C = shape[-1] even when axis != -1",
+        framework="tensorflow",
+        entry_points=_K_CCE_ALL,
+        versions=_KERAS,
+        kinds=("forward", "gradient"),
+        trigger="label_smoothing > 0 with the class axis not last (axis=1 for channels-first)",
+        explanation="keras.losses.categorical_crossentropy computes num_classes = "
+                    "ops.shape(y_true)[-1] whatever its axis argument, so with axis=0 or 1 "
+                    "the smoothing mass eps/C uses the size of the last axis: the smoothed "
+                    "target no longer sums to 1. (The gradient, TF's softmax - labels, is "
+                    "then off as well.)",
+        link=f"{_KLOSS} (categorical_crossentropy: num_classes = ops.shape(y_true)[-1])",
+        applies=_ls_axis_not_last,
+        model=lambda c: _keras_categorical(c, from_logits=c.op == "cross_entropy", sparse=False),
+        example=_ex_ls_axis,
+    ),
+    Divergence(
+        id="keras-label-smoothing-out-of-range-accepted",
+        title="Keras accepts label_smoothing outside [0, 1] and applies the formula",
+        framework="tensorflow",
+        entry_points=_K_CCE_ALL + _K_BCE_ALL,
+        versions=_KERAS,
+        kinds=("forward", "gradient"),
+        trigger="label_smoothing < 0 or > 1",
+        explanation="Keras never checks label_smoothing: t (1 - eps) + eps / C (binary: "
+                    "eps / 2) is computed for any eps, giving targets outside [0, 1] and a "
+                    "finite loss; the reference (and torch for eps > 1) reject it.",
+        link=f"{_KLOSS} (categorical_crossentropy / binary_crossentropy: no range check)",
+        applies=_ls_out_of_range,
+        model=lambda c: _keras_bin_model(c) if c.op.startswith("binary") else
+        _keras_categorical(c, from_logits=c.op == "cross_entropy", sparse=False),
+        example=_ex_ls_range_keras,
+    ),
+    Divergence(
+        id="keras-sparse-ignore-class-function-mean-counts-ignored",
+        title="Keras sparse_categorical_crossentropy(ignore_class): a plain mean counts ignored items",
+        framework="tensorflow",
+        entry_points=("tf.keras.losses.sparse_categorical_crossentropy(*)",),
+        versions=_KERAS,
+        kinds=("forward", "gradient"),
+        trigger="the function (not the loss class) with ignore_class and some ignored items, "
+                "averaged with tf.reduce_mean",
+        explanation="The function returns 0 for ignored items and records the mask only as "
+                    "a Keras mask attribute, which tf.reduce_mean does not read: the mean "
+                    "divides by all items. The loss class uses the mask and divides by the "
+                    "number of valid items (as torch and the reference do).",
+        link=f"{_KLOSS} (sparse_categorical_crossentropy: ops.where(valid_mask, res, 0.0); "
+             "backend.set_keras_mask)",
+        applies=_all(_ignored_some, lambda c: c.reduction == "mean"),
+        model=_keras_cat_model(sparse=True, ignore_divisor="all"),
+        example=_ex_keras_ignore_fn_mean,
+    ),
+    Divergence(
+        id="keras-ignore-class-all-ignored-mean-is-zero",
+        title="Keras SparseCategoricalCrossentropy(ignore_class): all items ignored gives 0, not NaN",
+        framework="tensorflow",
+        entry_points=("tf.keras.losses.SparseCategoricalCrossentropy(*)",),
+        versions=_KERAS,
+        kinds=("forward",),
+        trigger="reduction 'sum_over_batch_size' with every item's label equal to ignore_class",
+        explanation="Keras weights valid items by total/valid with divide_no_nan and divides "
+                    "the sum by the item count with divide_no_nan, so a batch with nothing "
+                    "valid has loss 0; the reference (and torch) compute 0/0 = NaN.",
+        link=f"{_KLOSSBASE} (apply_mask: divide_no_nan(total, valid); reduce_values: "
+             "divide_no_nan)",
+        applies=_ignored_all,
+        model=_keras_all_ignored_model,
+        example=_ex_keras_all_ignored,
+    ),
+    Divergence(
+        id="tf-softmax-ce-gradient-ignores-label-sum",
+        title="TF softmax cross-entropy gradient is softmax - labels, wrong when labels do not sum to 1",
+        framework="tensorflow",
+        entry_points=("tf.nn.softmax_cross_entropy_with_logits",
+                      "tf.keras.losses.categorical_crossentropy(from_logits=True)",
+                      "tf.keras.losses.CategoricalCrossentropy(from_logits=True)"),
+        versions=">=2.0",
+        kinds=("gradient",),
+        trigger="probability targets whose rows do not sum to 1",
+        explanation="The SoftmaxCrossEntropyWithLogits kernel returns its backprop as "
+                    "softmax(logits) - labels, the derivative only when sum(labels) = 1; the "
+                    "true derivative of -sum q log softmax(z) is sum(q) softmax(z) - q "
+                    "(torch's autograd and the reference). The forward value is right.",
+        link="https://github.com/tensorflow/tensorflow/blob/master/tensorflow/core/kernels/"
+             "xent_op.h (backprop = softmax - labels)",
+        applies=_all(_is("cross_entropy"), _not_sum1),
+        model=_tf_ce_grad_softmax_minus_labels,
+        example=_ex_tf_grad,
+    ),
+    Divergence(
+        id="tf-softmax-nonfinite-stays-local-float32",
+        title="tf.nn.softmax (float32/bfloat16) puts NaN only at NaN/+inf logits, 0 elsewhere",
+        framework="tensorflow",
+        entry_points=("tf.nn.softmax",),
+        versions=">=2.0",
+        kinds=("forward",),
+        trigger="a NaN or +inf logit in float32 or bfloat16 (float64 and float16 give a NaN "
+                "row; an all -inf row is NaN everywhere, as in the reference)",
+        explanation="In float32 and bfloat16 (CPU) the row's finite entries come out as "
+                    "exactly 0 and only the NaN / +inf entries as NaN (row [nan, 0, 1] -> "
+                    "[nan, 0, 0]; [inf, 0, 1] -> [nan, 0, 0]); the reference, float64 and "
+                    "float16 TF, and torch make the whole row NaN. Observed on TF 2.21 CPU; "
+                    "the float32 path is the vectorised (oneDNN/Eigen) softmax kernel.",
+        link="https://github.com/tensorflow/tensorflow/blob/master/tensorflow/core/kernels/"
+             "softmax_op_functor.h",
+        applies=_nan_in_softmax,
+        model=_tf_softmax_nan,
+        example=_ex_tf_nan,
+    ),
+    Divergence(
+        id="torch-bce-log-clamp-minus-100",
+        title="torch binary_cross_entropy clamps each log at -100 (loss at most 100 per element)",
+        framework="torch",
+        entry_points=_T_BCE,
+        versions=">=1.0",
+        kinds=("forward",),
+        trigger="probabilities with log p < -100 or log(1-p) < -100 under a target that "
+                "weights that log (p = 0 with t > 0, p = 1 with t < 1, p < 3.7e-44)",
+        explanation="torch computes (t - 1) max(log(1 - p), -100) - t max(log p, -100) so "
+                    "that the loss is finite (documented: 'BCELoss clamps its log function "
+                    "outputs to be greater than or equal to -100'); the reference gives +inf "
+                    "(or the exact large value).",
+        link=f"{_TLOSS} (binary_cross_entropy_out_cpu: std::max(log, -100)); "
+             "https://pytorch.org/docs/stable/generated/torch.nn.BCELoss.html",
+        applies=_torch_bce_clamped,
+        model=_torch_bce,
+        example=_ex_torch_bce_clamp,
+    ),
+    Divergence(
+        id="torch-bce-grad-eps-1e-12",
+        title="torch binary_cross_entropy gradient divides by max(p(1-p), 1e-12)",
+        framework="torch",
+        entry_points=_T_BCE,
+        versions=">=1.0",
+        kinds=("gradient",),
+        trigger="p(1-p) < 1e-12 (p within ~1e-12 of 0 or 1); in float16 EPSILON rounds to 0 "
+                "so p = 0 or 1 gives an infinite gradient",
+        explanation="binary_cross_entropy_backward computes grad (p - t) / max((1 - p) p, "
+                    "EPSILON) with EPSILON = 1e-12 cast to the input dtype, so the gradient is "
+                    "bounded by 1e12 (and is not the derivative of the clamped forward); the "
+                    "reference gives -t/p + (1-t)/(1-p) (infinite at p = 0 or 1).",
+        link=f"{_TLOSS} (binary_cross_entropy_backward_out_cpu: EPSILON = 1e-12)",
+        applies=_torch_bce_eps,
+        model=_torch_bce,
+        example=_ex_torch_bce_grad,
+    ),
+    Divergence(
+        id="torch-ignore-index-default-minus-100",
+        title="torch cross_entropy/nll_loss silently ignore targets equal to -100 by default",
+        framework="torch",
+        entry_points=_T_CE,
+        versions=">=1.0",
+        kinds=("forward", "gradient"),
+        trigger="an index target of -100 when no ignore_index is asked for",
+        explanation="ignore_index defaults to -100, so such an item is dropped from the loss "
+                    "and from the mean's denominator without an error; the reference (no "
+                    "ignore_index) rejects -100 as an out-of-range class.",
+        link="https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html "
+             f"(ignore_index default -100); {_TLOSSNLL}",
+        applies=_has_minus_100,
+        model=_torch_ignore_minus_100,
+        example=_ex_torch_minus_100,
+    ),
+    Divergence(
+        id="torch-nll-ignore-index-default-minus-100",
+        title="torch nll_loss silently ignores targets equal to -100 by default",
+        framework="torch",
+        entry_points=_T_NLL,
+        versions=">=1.0",
+        kinds=("forward", "gradient"),
+        trigger="an index target of -100 when no ignore_index is asked for",
+        explanation="As for cross_entropy: NLLLoss's ignore_index defaults to -100.",
+        link="https://pytorch.org/docs/stable/generated/torch.nn.NLLLoss.html "
+             f"(ignore_index default -100); {_TLOSSNLL}",
+        applies=_has_minus_100,
+        model=_torch_ignore_minus_100,
+        example=_ex_torch_minus_100_nll,
+    ),
+    Divergence(
+        id="torch-label-smoothing-negative-ignored",
+        title="torch cross_entropy silently ignores a negative label_smoothing (checks only <= 1)",
+        framework="torch",
+        entry_points=_T_CE,
+        versions=">=1.10",
+        kinds=("forward", "gradient"),
+        trigger="label_smoothing < 0",
+        explanation="torch raises 'label_smoothing must be between 0.0 and 1.0' for eps > 1, "
+                    "but a negative eps passes the check and then fails the 'label_smoothing "
+                    "> 0' test that selects the smoothing branch: the loss is computed with "
+                    "NO smoothing, silently. The reference rejects any eps outside [0, 1].",
+        link=f"{_TLOSSNLL} (cross_entropy: TORCH_CHECK(label_smoothing <= 1.0); "
+             "if (label_smoothing > 0.0) -> cross_entropy_loss_label_smoothing)",
+        applies=_ls_negative,
+        model=_torch_ls_negative,
+        example=_ex_ls_neg_torch,
+    ),
+)
+
+_IDS = {d.id: d for d in REGISTRY}
+if len(_IDS) != len(REGISTRY):  # pragma: no cover - guarded by the meta test too
+    raise ValueError("duplicate divergence id in REGISTRY")
+
+
+def by_id(div_id: str) -> Divergence:
+    return _IDS[div_id]
+
+
+def candidates(framework: str, version: str, entry_point: str, call: Call,
+               kind: str) -> list[Divergence]:
+    """Registry entries that could explain ``call`` on this framework/version/entry point.
+
+    ``applies`` is evaluated last and any exception it raises counts as "does not apply"
+    (it is a cheap screen, not a validator).
+    """
+    out: list[Divergence] = []
+    for d in REGISTRY:
+        if d.framework != framework or kind not in d.kinds:
+            continue
+        if not d.matches_version(version) or not d.matches_entry_point(entry_point):
+            continue
+        try:
+            ok = bool(d.applies(call))
+        except Exception:
+            ok = False
+        if ok:
+            out.append(d)
+    return out

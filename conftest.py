@@ -1,0 +1,106 @@
+"""pytest glue: options, report header, seeding, and the conformance matrix's parameters.
+
+Options (all optional):
+  --lc-frameworks=torch,tensorflow   which adapters to run (default: every one discovered)
+  --lc-dtypes=float32,float64        which dtypes (default: float16,bfloat16,float32,float64)
+  --lc-seed=N                        base seed; each case's inputs are seeded from (N, case id)
+  --lc-device=cpu                    device to run on (default: cpu)
+An unknown framework, dtype or device name is a usage error that lists the valid names.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from adapters import DTYPES, load_adapters  # noqa: E402
+
+pytest_plugins = ["reports.pytest_plugin"]
+
+_ADAPTERS = load_adapters()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("lossconform")
+    g.addoption("--lc-frameworks", default=None,
+                help=f"comma-separated frameworks (default: all of {', '.join(_ADAPTERS)})")
+    g.addoption("--lc-dtypes", default=None, help=f"comma-separated dtypes (default: {','.join(DTYPES)})")
+    g.addoption("--lc-seed", type=int, default=0, help="base seed for every case's inputs (default 0)")
+    g.addoption("--lc-device", default="cpu", help="device to run the frameworks on (default cpu)")
+
+
+def _split(value: str | None, valid: tuple[str, ...] | list[str], what: str) -> tuple[str, ...]:
+    if value is None:
+        return tuple(valid)
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise pytest.UsageError(
+            f"unknown {what} {', '.join(map(repr, unknown))}; valid names: {', '.join(valid)}"
+        )
+    return names
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.lc_frameworks = _split(config.getoption("--lc-frameworks"), list(_ADAPTERS), "framework")
+    config.lc_dtypes = _split(config.getoption("--lc-dtypes"), DTYPES, "dtype")
+    device = config.getoption("--lc-device")
+    if device not in ("cpu", "cuda", "gpu"):
+        raise pytest.UsageError(f"unknown device {device!r}; valid names: cpu, cuda, gpu")
+    config.lc_device = device
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [
+        f"lossconform: python {platform.python_version()}, numpy {np.__version__}, "
+        f"seed {config.getoption('--lc-seed')}, device {config.lc_device}, dtypes {','.join(config.lc_dtypes)}",
+    ]
+    for name in config.lc_frameworks:
+        adapter = _ADAPTERS[name]
+        reason = adapter.available()
+        lines.append(f"  {name}: " + (adapter.version() if reason is None else f"SKIPPED ({reason})"))
+    return lines
+
+
+@pytest.fixture(scope="session")
+def adapters_by_name() -> dict:
+    return _ADAPTERS
+
+
+@pytest.fixture(scope="session")
+def lc_seed(request: pytest.FixtureRequest) -> int:
+    return request.config.getoption("--lc-seed")
+
+
+def slug(text: str) -> str:
+    """A pytest-id-safe form of ``text`` ([A-Za-z0-9_=.-])."""
+    return re.sub(r"[^A-Za-z0-9_=.\-]+", "_", text).strip("_")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "matrix_item" not in metafunc.fixturenames:
+        return
+    from tests.harness.cases import CASES
+
+    config = metafunc.config
+    params = []
+    for fw in config.lc_frameworks:
+        adapter = _ADAPTERS[fw]
+        for spec in adapter.entry_points():
+            for case in CASES:
+                if case.op != spec.op:
+                    continue
+                for dtype in config.lc_dtypes:
+                    if dtype not in case.dtypes or dtype not in spec.dtypes:
+                        continue
+                    params.append(pytest.param(
+                        (case, fw, spec.name, dtype),
+                        id=f"{fw}-{slug(spec.name)}-{dtype}-{case.id}",
+                    ))
+    metafunc.parametrize("matrix_item", params)

@@ -1,0 +1,323 @@
+"""pytest plugin: collect lossconform records and write the results JSON at session end.
+
+A test attaches one record per check with::
+
+    request.node.user_properties.append(("lossconform_record", record))
+
+The controller (never an xdist worker) gathers records from every test report and writes
+``--results PATH`` atomically (temp file in the same directory, fsync, ``os.replace``) at
+``pytest_sessionfinish``, which pytest also reaches after Ctrl-C. Records are deduplicated by
+(nodeid, position among that test's records): ``user_properties`` is append-only and each
+phase's report carries the list so far, so taking every phase and keeping the first copy of
+each position loses none and doubles none (records attached in setup or teardown included).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RECORD_KEY = "lossconform_record"
+SCHEMA = "lossconform-results"
+SCHEMA_VERSION = 1
+DEFAULT_RESULTS = os.path.join("reports", "out", "results.json")
+
+#: Environment variables that change numerics (threads, oneDNN, TF32, determinism).
+NUMERIC_ENV_PREFIXES = ("TF_", "OMP_", "MKL_", "CUBLAS_", "CUDA_", "NVIDIA_", "TORCH_", "XLA_",
+                        "OPENBLAS_", "KMP_", "DNNL_", "ONEDNN_", "PYTORCH_", "CUDNN_")
+NUMERIC_ENV_NAMES = ("PYTHONHASHSEED", "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS",
+                     "MKL_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG", "NVIDIA_TF32_OVERRIDE",
+                     "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "CUDA_VISIBLE_DEVICES")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lossconform-results")
+    group.addoption(
+        "--results",
+        dest="lc_results",
+        default=DEFAULT_RESULTS,
+        metavar="PATH",
+        help=f"where to write the lossconform results JSON (default: {DEFAULT_RESULTS})",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: its reports reach the controller, which writes
+    if not config.pluginmanager.has_plugin("lossconform-results-collector"):
+        config.pluginmanager.register(ResultsCollector(config), "lossconform-results-collector")
+
+
+class ResultsCollector:
+    """Per-session state; registered once per (controller) config."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.records: list[dict[str, Any]] = []
+        self._seen: set[tuple[str, int]] = set()
+        self._current: pytest.Item | None = None
+        self.path: Path | None = None
+        self.error: str | None = None
+
+    # -- collection -------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> None:
+        self._current = item  # lets an interrupted test's records be saved too
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._take(report.nodeid, report.user_properties)
+
+    def _take(self, nodeid: str, properties: Any) -> None:
+        index = 0
+        for prop in properties or ():
+            try:
+                name, value = prop
+            except (TypeError, ValueError):
+                continue
+            if name != RECORD_KEY:
+                continue
+            key = (nodeid, index)
+            index += 1
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            record = dict(value) if isinstance(value, dict) else {"value": value}
+            record.setdefault("nodeid", nodeid)
+            self.records.append(record)
+
+    # -- writing ----------------------------------------------------------------------
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self._current is not None:  # Ctrl-C inside a test: no report carries its records
+            self._take(self._current.nodeid, getattr(self._current, "user_properties", ()))
+        status = run_status(session, exitstatus)
+        path = Path(self.config.getoption("lc_results") or DEFAULT_RESULTS)
+        if not path.is_absolute():
+            path = Path(self.config.invocation_params.dir) / path
+        try:
+            document = build_document(self.config, self.records, status, int(exitstatus))
+            write_atomic(path, document)
+            self.path = path
+        except Exception as exc:  # never turn a finished run into a crash; say so instead
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.path is not None:
+            terminalreporter.write_line(
+                f"lossconform: {len(self.records)} records written to {self.path}")
+        elif self.error is not None:
+            terminalreporter.write_line(f"lossconform: results NOT written: {self.error}", red=True)
+
+
+def run_status(session: pytest.Session, exitstatus: int) -> str:
+    """complete | interrupted (Ctrl-C, -x/--maxfail stop) | failed (internal or usage error)."""
+    code = int(exitstatus)
+    if code == int(pytest.ExitCode.INTERRUPTED):
+        return "interrupted"
+    if code in (int(pytest.ExitCode.INTERNAL_ERROR), int(pytest.ExitCode.USAGE_ERROR)):
+        return "failed"
+    if getattr(session, "shouldstop", False) or getattr(session, "shouldfail", False):
+        return "interrupted"
+    return "complete"
+
+
+def write_atomic(path: Path, document: dict[str, Any]) -> None:
+    """Write JSON to a temp file beside ``path``, fsync it, then ``os.replace`` it in."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(document, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable (best effort; not all platforms allow it)
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+# -- document -----------------------------------------------------------------------------
+def build_document(config: pytest.Config, records: list[dict[str, Any]], status: str,
+                   exitstatus: int) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "status": status,
+        "exitstatus": exitstatus,
+        "environment": jsonable(environment(config)),
+        "frameworks": jsonable(frameworks()),
+        "divergences": jsonable(divergences()),
+        "records": [jsonable(r) for r in records],
+    }
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON: non-finite floats become "inf"/"-inf"/"nan"; NumPy scalars and arrays
+    become Python numbers and lists; anything else unknown becomes its ``str``."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _nonfinite(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not callable(getattr(value, f.name))}
+    if hasattr(value, "tolist"):  # NumPy scalar or array
+        return jsonable(value.tolist())
+    return str(value)
+
+
+def _nonfinite(x: float) -> str:
+    if math.isnan(x):
+        return "nan"
+    return "inf" if x > 0 else "-inf"
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    try:
+        return config.getoption(name, None)
+    except (ValueError, AttributeError):
+        return None
+
+
+def environment(config: pytest.Config) -> dict[str, Any]:
+    env: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "os": platform.system(),
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "hostname": socket.gethostname(),
+        "pytest": pytest.__version__,
+        "pytest_args": list(config.invocation_params.args),
+        "seed": _option(config, "--lc-seed"),
+        "selected_frameworks": _option(config, "--lc-frameworks"),
+        "selected_dtypes": _option(config, "--lc-dtypes"),
+        "xdist_workers": _option(config, "numprocesses"),
+        "gpus": gpus(),
+        "env": {k: v for k, v in sorted(os.environ.items())
+                if k in NUMERIC_ENV_NAMES or k.startswith(NUMERIC_ENV_PREFIXES)},
+    }
+    try:
+        import numpy
+
+        env["numpy"] = numpy.__version__
+    except ImportError:
+        env["numpy"] = None
+    return env
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpus() -> list[str]:
+    """GPU names, only from frameworks already imported (never imports one here)."""
+    found: list[str] = []
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            if torch.cuda.is_available():
+                found += [f"cuda:{i} {torch.cuda.get_device_name(i)}"
+                          for i in range(torch.cuda.device_count())]
+        except Exception:
+            pass
+    return found
+
+
+def frameworks() -> dict[str, Any]:
+    try:
+        import adapters
+    except ImportError:
+        return {}
+    try:
+        loaded = adapters.load_adapters()
+    except Exception as exc:
+        return {"_error": {"available": False, "reason": f"load_adapters failed: {exc}"}}
+    out: dict[str, Any] = {}
+    for name, adapter in loaded.items():
+        info: dict[str, Any] = {"version": None, "available": False, "reason": None,
+                                "conventions": {}, "entry_points": [], "devices": []}
+        try:
+            reason = adapter.available()
+            info["available"] = reason is None
+            info["reason"] = reason
+            if reason is None:
+                info["version"] = str(adapter.version())
+                info["devices"] = list(adapter.devices())
+        except Exception as exc:
+            info["reason"] = f"{type(exc).__name__}: {exc}"
+        try:
+            info["conventions"] = dict(adapter.conventions)
+        except Exception as exc:
+            info["conventions"] = {"_error": str(exc)}
+        try:
+            info["entry_points"] = [
+                {"name": ep.name, "op": ep.op, "dtypes": list(ep.dtypes), "notes": ep.notes}
+                for ep in adapter.entry_points()]
+        except Exception as exc:
+            info["entry_points_error"] = str(exc)
+        out[name] = info
+    return out
+
+
+def divergences() -> list[dict[str, Any]]:
+    try:
+        from adapters import divergences as module  # written by another part of the suite
+    except ImportError:
+        return []
+    registry = getattr(module, "REGISTRY", None)
+    if registry is None:
+        return []
+    items = list(registry.items()) if isinstance(registry, dict) else [(None, v) for v in registry]
+    out: list[dict[str, Any]] = []
+    for key, entry in items:
+        if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
+            data = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)}
+        elif isinstance(entry, dict):
+            data = dict(entry)
+        else:
+            data = {k: getattr(entry, k) for k in ("id", "title", "entry_points", "versions",
+                                                   "trigger", "explanation", "link")
+                    if hasattr(entry, k)}
+        data = {k: v for k, v in data.items() if k != "model" and not callable(v)}
+        if key is not None:
+            data.setdefault("id", key)
+        out.append(data)
+    return out

@@ -1,0 +1,126 @@
+"""Load and validate a lossconform results file (the only input of the report)."""
+from __future__ import annotations
+
+import gc
+import json
+import math
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "lossconform-results"
+SUPPORTED_VERSIONS = (1,)
+VERDICTS = ("agree", "divergence", "unsupported", "raises", "fail")
+REQUIRED_RECORD_FIELDS = ("id", "op", "entry_point", "framework", "dtype", "kind", "verdict")
+#: Optional fields and the value used when a record lacks them.
+RECORD_DEFAULTS: dict[str, Any] = {
+    "framework_version": "", "device": "cpu", "max_abs_err": None, "max_rel_err": None,
+    "max_ulp": None, "divergence": None, "repro": "", "case": None, "tolerance": None,
+    "worst": None, "message": None, "nodeid": "",
+}
+
+
+class ResultsError(Exception):
+    """A results file that cannot be used; ``str()`` names the file and the problem."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read ``path``, check schema name and version and every record's required fields.
+
+    Records come back with the optional fields filled with defaults; unknown keys pass
+    through untouched.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh, gc_paused():
+            data = json.load(fh, parse_constant=_constant)
+    except FileNotFoundError:
+        raise ResultsError(path, "no such file") from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(path, f"not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsError(path, f"malformed JSON: {exc.msg} at line {exc.lineno} "
+                                 f"column {exc.colno}") from None
+    except OSError as exc:
+        raise ResultsError(path, f"cannot read: {exc.strerror or exc}") from None
+    return validate(data, path)
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic GC: decoding 100k small dicts otherwise triggers it constantly
+    (it halves the load time) and JSON data hold no cycles to collect."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+_REQUIRED = frozenset(REQUIRED_RECORD_FIELDS)
+_OPTIONAL = frozenset(RECORD_DEFAULTS)
+_VERDICTS = frozenset(VERDICTS)
+
+
+def validate(data: Any, path: str | Path = "<results>") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ResultsError(path, f"not a lossconform results file (top level is a "
+                                 f"{type(data).__name__}, expected an object)")
+    schema = data.get("schema")
+    if schema != SCHEMA:
+        raise ResultsError(path, f"not a lossconform results file (schema is {schema!r}, "
+                                 f"expected {SCHEMA!r})")
+    version = data.get("schema_version")
+    if version not in SUPPORTED_VERSIONS:
+        raise ResultsError(path, f"unsupported schema_version {version!r} "
+                                 f"(this reader knows {list(SUPPORTED_VERSIONS)})")
+    records = data.get("records")
+    if not isinstance(records, list):
+        raise ResultsError(path, "'records' is missing or not a list")
+    for k, record in enumerate(records):
+        if record.__class__ is not dict:
+            raise ResultsError(path, f"record #{k} is a {type(record).__name__}, not an object")
+        keys = record.keys()
+        if not _REQUIRED <= keys:
+            missing = [n for n in REQUIRED_RECORD_FIELDS if n not in record]
+            raise ResultsError(path, f"record #{k} lacks required field {missing[0]!r}"
+                                     + (f" (and {len(missing) - 1} more)" if len(missing) > 1
+                                        else ""))
+        if record["verdict"].__class__ is not str or record["verdict"] not in _VERDICTS:
+            raise ResultsError(path, f"record #{k} has unknown verdict {record['verdict']!r} "
+                                     f"(expected one of {', '.join(VERDICTS)})")
+        if not _OPTIONAL <= keys:
+            for name in _OPTIONAL - keys:
+                record[name] = RECORD_DEFAULTS[name]
+    for name, default in (("environment", {}), ("frameworks", {}), ("divergences", [])):
+        value = data.get(name)
+        data[name] = value if isinstance(value, type(default)) else default
+    data.setdefault("status", "complete")
+    data.setdefault("created", "")
+    return data
+
+
+def _constant(name: str) -> str:
+    # Python's json accepts NaN/Infinity literals, which are not JSON; keep them as the
+    # strings the plugin writes so that everything downstream stays standard JSON.
+    return {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[name]
+
+
+def number(value: Any) -> float | None:
+    """A stored error value as a float: "inf"/"-inf"/"nan" strings decoded, None kept."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return math.nan
+    return None

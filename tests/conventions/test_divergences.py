@@ -1,0 +1,142 @@
+"""The divergence registry, proved: each entry's example diverges from the reference, and its
+convention model reproduces the framework (forward, and gradient where modelled).
+
+When a framework stops diverging on an entry's trigger inputs (fixed upstream), the first
+assertion fails with "no longer occurs ... update the registry" instead of passing quietly.
+Expected values come from the reference and the models (adapters/divergences.py), never from
+the framework under test.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from adapters import load_adapters
+from adapters.divergences import REGISTRY, Divergence, framework_version
+from tests.harness.checks import expected
+from tests.harness.compare import compare
+from tests.harness.tolerances import tolerance
+
+SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@lru_cache(maxsize=None)
+def _adapters():
+    return load_adapters()
+
+
+def _adapter_or_skip(d: Divergence):
+    ad = _adapters().get(d.framework)
+    if ad is None:
+        pytest.skip(f"no adapter for framework {d.framework!r}")
+    why = ad.available()
+    if why:
+        pytest.skip(why)
+    version = ad.version()
+    if not d.matches_version(version):
+        pytest.skip(f"{d.framework} {version} is outside {d.versions!r} for {d.id}")
+    return ad, version
+
+
+def _declared(framework: str, op: str | None = None) -> list[str]:
+    ad = _adapters().get(framework)
+    return [] if ad is None else [e.name for e in ad.entry_points() if op in (None, e.op)]
+
+
+def _params():
+    out = []
+    for d in REGISTRY:
+        op = d.example().op
+        eps = [n for n in _declared(d.framework, op) if d.matches_entry_point(n)] or ["<none>"]
+        for ep in eps:
+            out.append(pytest.param(d, ep, id=f"{d.id}-{re.sub(r'[^A-Za-z0-9_=.-]', '_', ep)}"))
+    return out
+
+
+@pytest.mark.parametrize("div,entry_point", _params())
+def test_divergence_is_real_and_modelled(div: Divergence, entry_point: str) -> None:
+    ad, version = _adapter_or_skip(div)
+    if entry_point == "<none>":
+        pytest.fail(f"{div.id}: no declared entry point of {div.framework} matches "
+                    f"{div.entry_points}")
+    call = div.example()
+    why = ad.unsupported(entry_point, call)
+    if why:
+        pytest.skip(f"{entry_point} cannot express the example of {div.id}: {why}")
+    assert div.applies(call), f"{div.id}: applies() is false on its own example"
+
+    ev = ad.evaluate(entry_point, call)
+    m_fwd, m_grad = div.model(call)
+    try:
+        ref_fwd, ref_grad = expected(call)
+    except ValueError:  # the reference rejects the input (e.g. -100 without ignore_index)
+        ref_fwd = ref_grad = None
+
+    checked = []
+    for kind in div.kinds:
+        if kind == "forward":
+            actual, model, ref = ev.forward.value, m_fwd, ref_fwd
+        else:
+            if ev.gradient is None or call.grad_output is None:
+                continue
+            actual, model, ref = ev.gradient.value, m_grad, ref_grad
+        if model is None:
+            continue
+        tol = tolerance(call.dtype, kind)
+        if ref is not None:
+            rc = compare(actual, ref, call.dtype, tol)
+            assert not rc.ok, (
+                f"divergence {div.id} no longer occurs on its trigger inputs in "
+                f"{div.framework} {version} ({entry_point}, {kind}): update the registry")
+        mc = compare(actual, np.asarray(model, dtype=np.float64), call.dtype, tol)
+        assert mc.ok, (
+            f"{div.id}: {entry_point} {kind} does not match the model: {mc.problem}; "
+            f"worst {mc.worst()} (max abs {mc.max_abs_err}); actual={actual!r} model={model!r}")
+        checked.append(kind)
+    assert checked, f"{div.id}: nothing was checked for {entry_point} (kinds {div.kinds})"
+
+
+# ----------------------------------------------------------------------------- meta tests
+def test_ids_unique_and_slug_shaped() -> None:
+    ids = [d.id for d in REGISTRY]
+    assert len(ids) == len(set(ids)), "duplicate divergence id"
+    for i in ids:
+        assert SLUG.match(i), f"id {i!r} is not a lowercase slug"
+
+
+@pytest.mark.parametrize("div", REGISTRY, ids=lambda d: d.id)
+def test_entry_is_documented(div: Divergence) -> None:
+    for name in ("title", "trigger", "explanation", "link"):
+        assert getattr(div, name).strip(), f"{div.id}: empty {name}"
+    assert "http" in div.link, f"{div.id}: link has no URL"
+    assert div.framework in ("torch", "tensorflow")
+    assert div.kinds and set(div.kinds) <= {"forward", "gradient"}
+    from packaging.specifiers import SpecifierSet
+    SpecifierSet(div.versions)  # parses
+    call = div.example()
+    assert div.applies(call), f"{div.id}: applies() is false on its own example"
+    fwd, grad = div.model(call)
+    assert fwd is not None
+    if "gradient" in div.kinds:
+        assert call.grad_output is not None and grad is not None, \
+            f"{div.id}: gradient kind without a modelled gradient on its example"
+
+
+@pytest.mark.parametrize("div", REGISTRY, ids=lambda d: d.id)
+def test_entry_points_exist(div: Divergence) -> None:
+    ad = _adapters().get(div.framework)
+    if ad is None or ad.available():
+        pytest.skip(f"{div.framework} not available")
+    names = [e.name for e in ad.entry_points()]
+    for pat in div.entry_points:
+        assert any(div.matches_entry_point(n) and __import__("fnmatch").fnmatchcase(n, pat)
+                   for n in names), f"{div.id}: pattern {pat!r} matches no declared entry point"
+
+
+def test_framework_version_parsing() -> None:
+    assert str(framework_version("2.21.0 (keras 3.15.1)")) == "2.21.0"
+    assert str(framework_version("2.13.0+cpu")) == "2.13.0"
+    assert framework_version("unknown") is None

@@ -1,0 +1,226 @@
+"""One check, end to end: case -> call -> reference and framework -> verdict records.
+
+This is the single assertion helper of the conformance matrix. It returns records (one per
+kind: forward, gradient) whatever the outcome, and a failure message that says which case,
+which entry point and framework version, the tolerance, the worst error and where, both
+values, and how to reproduce it.
+"""
+from __future__ import annotations
+
+import inspect
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+import reference
+from adapters.base import Adapter, Call, Evaluation
+from tests.harness.cases import Case
+from tests.harness.compare import Comparison, compare
+from tests.harness.tolerances import Tolerance, tolerance
+
+VERDICTS = ("agree", "divergence", "unsupported", "raises", "fail")
+
+
+def reference_kwargs(call: Call) -> dict[str, Any]:
+    """Keyword arguments of the reference function for ``call``'s op."""
+    fwd = reference.OPS[call.op][0]
+    params = inspect.signature(fwd).parameters
+    kw: dict[str, Any] = {}
+    if "axis" in params:
+        kw["axis"] = call.axis
+    if "target_kind" in params and call.target_kind:
+        kw["target_kind"] = call.target_kind
+    for k, v in call.options.items():
+        if k in params:
+            kw[k] = v
+    return kw
+
+
+def expected(call: Call) -> tuple[np.ndarray, np.ndarray | None]:
+    """The reference's forward value and (if asked) gradient for ``call``, float64."""
+    fwd, vjp = reference.OPS[call.op]
+    args = (call.x,) if call.target is None else (call.x, call.target)
+    kw = reference_kwargs(call)
+    with np.errstate(all="ignore"):
+        value = np.asarray(fwd(*args, **kw), dtype=np.float64)
+        grad = None
+        if call.grad_output is not None:
+            grad = np.asarray(vjp(*args, **kw, grad_output=call.grad_output), dtype=np.float64)
+    return value, grad
+
+
+def natural_scale(call: Call, kind: str) -> float:
+    """Magnitude of the intermediate values an output is computed from (see tolerances.py)."""
+    if kind == "forward":
+        return 1.0
+    g = float(np.max(np.abs(call.grad_output))) if call.grad_output is not None and call.grad_output.size else 0.0
+    wmax = 1.0
+    for name in ("weight", "pos_weight", "sample_weight"):
+        w = call.options.get(name)
+        if w is not None and np.size(w):
+            wmax *= max(1.0, float(np.max(np.abs(w))))
+    if call.reduction == "mean" and call.op not in ("softmax", "log_softmax", "sigmoid", "log_sigmoid"):
+        items = call.x.size if call.op.startswith("binary") else call.x.size // max(1, call.x.shape[call.axis])
+        g /= max(1, items)
+    return g * wmax
+
+
+@dataclass
+class CheckResult:
+    records: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def repro_snippet(case: Case, entry_point: str, adapter: Adapter, call: Call, seed: int) -> str:
+    preamble = (
+        "# inputs exactly as the suite made them (run from the repository root)\n"
+        "from tests.harness.cases import BY_ID\n"
+        f"call = BY_ID[{case.id!r}].call({call.dtype!r}, seed={seed}, device={call.device!r})\n"
+        "x, target, grad_output = call.x, call.target, call.grad_output\n"
+        "weight, pos_weight, sample_weight = (call.options.get(k) for k in ('weight', 'pos_weight', 'sample_weight'))\n"
+    )
+    try:
+        body = adapter.repro(entry_point, call)
+    except Exception as exc:  # a repro must never break a check
+        body = f"# adapter could not write a repro: {exc!r}"
+    return preamble + body
+
+
+def run_check(
+    case: Case,
+    adapter: Adapter,
+    entry_point: str,
+    dtype: str,
+    *,
+    seed: int = 0,
+    device: str = "cpu",
+    nodeid: str = "",
+    divergences: Callable[..., list] | None = None,
+) -> CheckResult:
+    """Run forward and gradient for one (case, entry point, dtype); return records."""
+    result = CheckResult()
+    call = case.call(dtype, seed=seed, device=device)
+    version = adapter.version()
+    base = {
+        "id": case.id,
+        "op": case.op,
+        "entry_point": entry_point,
+        "framework": adapter.framework,
+        "framework_version": version,
+        "dtype": dtype,
+        "device": device,
+        "case": case.describe(),
+        "nodeid": nodeid,
+        "divergence": None,
+        "max_abs_err": None,
+        "max_rel_err": None,
+        "max_ulp": None,
+        "worst": None,
+        "message": None,
+        "output_dtype": None,
+    }
+    repro = repro_snippet(case, entry_point, adapter, call, seed)
+    base["repro"] = repro
+    kinds = ("forward", "gradient")
+
+    reason = adapter.unsupported(entry_point, call)
+    if reason:
+        for kind in kinds:
+            result.records.append({**base, "kind": kind, "verdict": "unsupported", "message": reason})
+        return result
+
+    exp_value, exp_grad = expected(call)
+    try:
+        ev: Evaluation = adapter.evaluate(entry_point, call)
+    except Exception as exc:  # the framework raised on a valid input: a finding
+        msg = f"{type(exc).__name__}: {exc}".strip()
+        cands = divergences(adapter, entry_point, call, "raises") if divergences else []
+        for kind in kinds:
+            verdict = "divergence" if cands else "fail"
+            result.records.append({
+                **base, "kind": kind, "verdict": verdict, "message": msg,
+                "divergence": cands[0].id if cands else None,
+            })
+        if not cands:
+            result.failures.append(
+                _failure_text(case, adapter, version, entry_point, dtype, "forward", None, None, repro,
+                              f"raised on a valid input: {msg}\n{traceback.format_exc(limit=3)}")
+            )
+        return result
+
+    outputs = {"forward": (ev.forward, exp_value)}
+    if ev.gradient is not None and exp_grad is not None:
+        outputs["gradient"] = (ev.gradient, exp_grad)
+    for kind in kinds:
+        if kind not in outputs:
+            result.records.append({**base, "kind": kind, "verdict": "unsupported",
+                                   "message": "the entry point gives no gradient for this call"})
+            continue
+        out, exp = outputs[kind]
+        tol = tolerance(dtype, kind, case.tolerance_overrides)
+        floor = natural_scale(call, kind)
+        cmp = compare(out.value, exp, dtype, tol, floor)
+        rec = {
+            **base,
+            "kind": kind,
+            "output_dtype": out.dtype,
+            "tolerance": tol.as_dict(),
+            "max_abs_err": cmp.max_abs_err,
+            "max_rel_err": cmp.max_rel_err,
+            "max_ulp": cmp.max_ulp,
+            "worst": cmp.worst(),
+        }
+        if cmp.ok:
+            rec["verdict"] = "agree"
+        else:
+            explained = _explain(divergences, adapter, entry_point, call, kind, out.value, dtype, tol, floor)
+            if explained is not None:
+                div, mcmp = explained
+                rec.update(verdict="divergence", divergence=div.id,
+                           message=f"{cmp.problem} vs reference; matches model {div.id!r}: {div.title}")
+            else:
+                rec.update(verdict="fail", message=cmp.problem)
+                result.failures.append(
+                    _failure_text(case, adapter, version, entry_point, dtype, kind, tol, cmp, repro, cmp.problem)
+                )
+        result.records.append(rec)
+    return result
+
+
+def _explain(divergences, adapter, entry_point, call, kind, actual, dtype, tol, floor):
+    if divergences is None:
+        return None
+    for div in divergences(adapter, entry_point, call, kind):
+        try:
+            m_fwd, m_grad = div.model(call)
+        except Exception:
+            continue
+        model = m_fwd if kind == "forward" else m_grad
+        if model is None:
+            continue
+        mcmp = compare(actual, np.asarray(model, dtype=np.float64), dtype, tol, floor)
+        if mcmp.ok:
+            return div, mcmp
+    return None
+
+
+def _failure_text(case, adapter, version, entry_point, dtype, kind, tol: Tolerance | None,
+                  cmp: Comparison | None, repro: str, problem: str | None) -> str:
+    lines = [
+        f"FAIL {kind}: {entry_point} ({adapter.framework} {version}) on case {case.id} in {dtype}",
+        f"  problem: {problem}",
+    ]
+    if tol is not None:
+        lines.append(f"  tolerance: rtol={tol.rtol:.3g} atol={tol.atol:.3g} "
+                     + (f" (atol x scale {cmp.scale:.3g})" if cmp is not None else "")
+                     + (f" overrides={list(tol.overrides)}" if tol.overrides else ""))
+    if cmp is not None and cmp.worst_index is not None:
+        lines.append(
+            f"  worst at index {cmp.worst_index}: expected {cmp.expected_at_worst!r}, got {cmp.actual_at_worst!r}"
+            f"  (max abs {cmp.max_abs_err:.3g}, max rel {cmp.max_rel_err:.3g}, max ULP {cmp.max_ulp:.3g})"
+        )
+    lines.append(f"  case: {case.describe()}")
+    lines.append("  repro:\n    " + repro.replace("\n", "\n    "))
+    return "\n".join(lines)

@@ -1,0 +1,318 @@
+"""The report in a real browser: headless Chromium driven over the DevTools protocol.
+
+No extra package: Chromium's ``--remote-debugging-pipe`` speaks CDP as NUL-terminated JSON
+over file descriptors 3 (in) and 4 (out), which the stdlib handles. Chromium is Debian's
+``chromium`` package (``apt-get install -y chromium``); where it is missing these tests are
+skipped with that reason. ``LC_BROWSER_RESULTS=path/to/results.json`` points them at the
+results of a real run instead of the fixture (the fixture is always built too, for the
+escaping checks).
+"""
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from reports.build import build
+
+pytestmark = pytest.mark.browser
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+FIXTURE = HERE / "fixtures" / "small_results.json"
+SCREENSHOT = REPO / "reports" / "out" / "screenshot.png"
+CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"),
+                             shutil.which("chromium-browser")) if p and os.path.exists(p)), None)
+INSTALL_HINT = "headless Chromium not found: install it with `apt-get install -y chromium`"
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-extensions", "--disable-dev-shm-usage", "--hide-scrollbars",
+         "--remote-debugging-pipe")
+TIMEOUT = 60.0
+
+
+class CDPError(RuntimeError):
+    pass
+
+
+class Chromium:
+    """A minimal Chrome DevTools Protocol client over --remote-debugging-pipe."""
+
+    def __init__(self, binary: str) -> None:
+        self.profile = tempfile.mkdtemp(prefix="lc-chromium-")
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+
+        def wire_fds() -> None:  # in the child: its fd 3 reads our commands, fd 4 answers
+            a = fcntl.fcntl(to_child_r, fcntl.F_DUPFD, 100)
+            b = fcntl.fcntl(from_child_w, fcntl.F_DUPFD, 100)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        self.proc = subprocess.Popen(
+            [binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            pass_fds=(3, 4), preexec_fn=wire_fds,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._next_id = 0
+        self._replies: dict[int, dict[str, Any]] = {}
+        self._events: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self.events: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.session: str | None = None
+
+    def _read(self) -> None:
+        buf = b""
+        while True:
+            try:
+                chunk = os.read(self._from_child, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                with self._cond:
+                    self._replies[-1] = {"error": {"message": "browser closed the pipe"}}
+                    self._cond.notify_all()
+                return
+            buf += chunk
+            while b"\0" in buf:
+                raw, buf = buf.split(b"\0", 1)
+                msg = json.loads(raw)
+                if "id" in msg:
+                    with self._cond:
+                        self._replies[msg["id"]] = msg
+                        self._cond.notify_all()
+                else:
+                    self._events.put(msg)
+
+    def send(self, method: str, params: dict[str, Any] | None = None,
+             session: bool = True) -> dict[str, Any]:
+        self._next_id += 1
+        msg: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        os.write(self._to_child, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + TIMEOUT
+        with self._cond:
+            while self._next_id not in self._replies and -1 not in self._replies:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise CDPError(f"{method}: no answer in {TIMEOUT:.0f} s")
+                self._cond.wait(left)
+            reply = self._replies.pop(self._next_id, None) or self._replies[-1]
+        if "error" in reply:
+            raise CDPError(f"{method}: {reply['error']}")
+        return reply.get("result", {})
+
+    def drain(self) -> None:
+        while True:
+            try:
+                self.events.append(self._events.get_nowait())
+            except queue.Empty:
+                return
+
+    def wait_event(self, method: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CDPError(f"no {method} event in {timeout:.0f} s")
+            try:
+                event = self._events.get(timeout=left)
+            except queue.Empty:
+                continue
+            self.events.append(event)
+            if event.get("method") == method:
+                return event
+
+    def open_page(self, width: int = 1500, height: int = 1100) -> None:
+        target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)
+        attached = self.send("Target.attachToTarget",
+                             {"targetId": target["targetId"], "flatten": True}, session=False)
+        self.session = attached["sessionId"]
+        for domain in ("Page.enable", "Runtime.enable", "Log.enable"):
+            self.send(domain)
+        self.send("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+    def navigate(self, url: str) -> None:
+        self.drain()
+        self.send("Page.navigate", {"url": url})
+        self.wait_event("Page.loadEventFired")
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                                "awaitPromise": True})
+        if "exceptionDetails" in result:
+            raise CDPError(f"{expression!r} raised: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.evaluate(expression)
+            if value or time.monotonic() > deadline:
+                return value
+            time.sleep(0.05)
+
+    def errors(self) -> list[str]:
+        """Console errors, uncaught exceptions and error log entries seen so far."""
+        self.drain()
+        found = []
+        for e in self.events:
+            m, p = e.get("method"), e.get("params", {})
+            if m == "Runtime.exceptionThrown":
+                found.append(json.dumps(p.get("exceptionDetails", {}))[:500])
+            elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+                found.append(json.dumps(p.get("args", []))[:500])
+            elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
+                found.append(p["entry"].get("text", "")[:500])
+        return found
+
+    def screenshot(self, path: Path) -> None:
+        data = self.send("Page.captureScreenshot", {"format": "png"})["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close", session=False)
+        except CDPError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for fd in (self._to_child, self._from_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Chromium]:
+    if CHROMIUM is None:
+        pytest.skip(INSTALL_HINT)
+    chrome = Chromium(CHROMIUM)
+    try:
+        chrome.open_page()
+    except CDPError as exc:
+        stderr = chrome.proc.stderr.read().decode(errors="replace")[-2000:] \
+            if chrome.proc.poll() is not None and chrome.proc.stderr else ""
+        chrome.close()
+        pytest.fail(f"Chromium did not start: {exc}\n{stderr}")
+    yield chrome
+    chrome.close()
+
+
+@pytest.fixture(scope="module")
+def fixture_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("browser") / "report.html"
+    result = build([FIXTURE], out)
+    assert not result.errors
+    return out
+
+
+def _load(browser: Chromium, page: Path) -> None:
+    browser.events.clear()
+    browser.navigate(page.as_uri())
+    assert browser.wait_for("document.body.getAttribute('data-ready') === '1'"), \
+        f"the report script did not finish: {browser.errors()}"
+
+
+def _count(browser: Chromium, selector: str) -> int:
+    return browser.evaluate(f"document.querySelectorAll({json.dumps(selector)}).length")
+
+
+def test_real_run_report_loads_without_errors(browser: Chromium, tmp_path: Path) -> None:
+    source = Path(os.environ.get("LC_BROWSER_RESULTS") or FIXTURE)
+    page = tmp_path / "real.html"
+    assert not build([source], page).errors
+    _load(browser, page)
+    assert browser.errors() == []
+    assert _count(browser, "table.matrix") >= 1
+    assert _count(browser, "td.cell[data-row]") >= 1
+    assert browser.evaluate("document.getElementById('verdict-line').textContent").strip()
+
+
+def test_injected_script_does_not_run(browser: Chromium, fixture_page: Path) -> None:
+    _load(browser, fixture_page)
+    assert browser.errors() == []
+    assert browser.evaluate("typeof window.__pwned") == "undefined"
+    # The hostile case id is shown, as text, in a row header of the matrix.
+    headers = browser.evaluate(
+        "Array.from(document.querySelectorAll('th.case')).map(function (t) { return t.textContent; })")
+    assert "softmax-<script>window.__pwned=1</script>" in headers
+    assert _count(browser, "#matrix-body script, #drill script, #matrix-body img") == 0
+    assert browser.evaluate("document.querySelector('a[href^=\"javascript:\"]') === null")
+
+
+def test_filter_changes_what_is_shown(browser: Chromium, fixture_page: Path) -> None:
+    _load(browser, fixture_page)
+    before = _count(browser, "td.cell[data-row]")
+    rows_before = _count(browser, "table.matrix tbody tr")
+    # Untick "agree" in the verdict facet: only the non-agreeing cells stay.
+    browser.evaluate("""(function () {
+        var boxes = document.querySelectorAll('fieldset[data-facet="v"] input');
+        for (var i = 0; i < boxes.length; i++) {
+            if (boxes[i].parentNode.textContent.trim() === 'agree') boxes[i].click();
+        }
+    })()""")
+    after = _count(browser, "td.cell[data-row]")
+    assert 0 < after < before
+    classes = browser.evaluate(
+        "Array.from(document.querySelectorAll('td.cell[data-row]')).map(function (t) { return t.className; })")
+    assert not any("c-agree" in c for c in classes)
+    assert _count(browser, "table.matrix tbody tr") < rows_before
+    # The search box narrows to one op's case.
+    browser.evaluate("""(function () {
+        var s = document.getElementById('search'); s.value = 'nll_loss';
+        s.dispatchEvent(new Event('input'));
+    })()""")
+    assert browser.wait_for("document.querySelectorAll('table.matrix tbody tr').length === 1")
+    assert browser.errors() == []
+
+
+def test_drill_down_opens_with_repro(browser: Chromium, fixture_page: Path) -> None:
+    _load(browser, fixture_page)
+    assert browser.evaluate("document.getElementById('drill').hidden") is True
+    browser.evaluate("document.querySelector('.op-section[data-op=\"sigmoid\"] td.c-fail').click()")
+    assert browser.evaluate("document.getElementById('drill').hidden") is False
+    text = browser.evaluate("document.getElementById('drill-body').textContent")
+    assert "Inputs" in text and "tolerance" in text and "reference (float64)" in text
+    assert "import torch" in text and "import tensorflow as tf" in text  # both entry points
+    assert "window.__pwned=2" in text  # the hostile message, shown as text
+    assert browser.evaluate("typeof window.__pwned") == "undefined"
+    # A divergence cell shows the registry's explanation and its link.
+    browser.evaluate(
+        "document.querySelector('.op-section[data-op=\"categorical_crossentropy\"] td.c-divergence').click()")
+    text = browser.evaluate("document.getElementById('drill-body').textContent")
+    assert "keras-clip-eps" in text and "epsilon=1e-7" in text
+    assert browser.evaluate(
+        "document.querySelector('#drill-body a').href.indexOf('https://github.com/keras-team') === 0")
+    assert browser.errors() == []
+
+
+def test_screenshot(browser: Chromium, fixture_page: Path) -> None:
+    """Saves reports/out/screenshot.png (git-ignored) for a person to look at."""
+    _load(browser, fixture_page)
+    browser.evaluate("document.querySelector('.op-section[data-op=\"sigmoid\"] td.c-fail').click()")
+    browser.screenshot(SCREENSHOT)
+    assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert browser.errors() == []

@@ -1,0 +1,195 @@
+"""The results plugin: atomic writes, exact record counts with and without xdist, Ctrl-C."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from reports import pytest_plugin
+from reports.results import ResultsError, load_results
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[2]
+
+INNER_SUITE = '''
+import pytest
+
+def rec(request, i, verdict="agree", **extra):
+    r = {"id": f"case{i}", "op": "softmax", "entry_point": "ep.softmax",
+         "framework": "fake", "framework_version": "0", "dtype": "float32",
+         "device": "cpu", "kind": "forward", "verdict": verdict,
+         "max_abs_err": 0.0, "max_rel_err": 0.0, "max_ulp": float("inf"),
+         "divergence": None, "repro": "print(1)", "case": {"shape": [2, 3]},
+         "tolerance": {"atol": 1e-6, "rtol": 1e-6}, "worst": None, "message": None}
+    r.update(extra)
+    request.node.user_properties.append(("lossconform_record", r))
+
+@pytest.fixture
+def in_setup(request):
+    rec(request, "setup")
+    yield
+    rec(request, "teardown")
+
+@pytest.mark.parametrize("i", range(20))
+def test_three_records(request, i):
+    for k in range(3):
+        rec(request, f"{i}.{k}")
+
+def test_failing(request):
+    rec(request, "f", verdict="fail", message="<script>x</script>")
+    assert False, "a finding"
+
+def test_setup_and_teardown(request, in_setup):
+    rec(request, "body")
+
+def test_other_property(request):
+    request.node.user_properties.append(("unrelated", 1))
+    rec(request, "after_other")
+'''
+# 20*3 + 1 + 3 + 1 records
+EXPECTED_RECORDS = 65
+
+
+@pytest.fixture
+def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    pytester.makepyfile(test_inner=INNER_SUITE)
+    return pytester
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict]:
+    out = pytester.path / "out" / "results.json"
+    result = pytester.runpytest_subprocess("-p", "reports.pytest_plugin", "-p", "no:cacheprovider",
+                                           "--results", str(out), *args)
+    return result, load_results(out)
+
+
+def _ids(doc: dict) -> list[str]:
+    return sorted(r["id"] for r in doc["records"])
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist-n2"])
+def test_run_with_failures_keeps_every_record_once(inner: pytest.Pytester, xdist: bool) -> None:
+    args = ("-n", "2") if xdist else ()
+    result, doc = _run(inner, *args)
+    result.assert_outcomes(passed=22, failed=1)
+    assert doc["status"] == "complete"
+    assert len(doc["records"]) == EXPECTED_RECORDS
+    assert len(set(_ids(doc))) == EXPECTED_RECORDS  # none doubled
+    assert {"casesetup", "casebody", "caseteardown", "caseafter_other"} <= set(_ids(doc))
+    failing = [r for r in doc["records"] if r["verdict"] == "fail"]
+    assert len(failing) == 1 and failing[0]["message"] == "<script>x</script>"
+    assert failing[0]["nodeid"] == "test_inner.py::test_failing"
+    assert all(r["max_ulp"] == "inf" for r in doc["records"])  # non-finite encoded
+    assert doc["environment"]["python"]
+    assert "frameworks" in doc and "divergences" in doc
+    result.stdout.fnmatch_lines([f"lossconform: {EXPECTED_RECORDS} records written to *"])
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist-n2"])
+def test_keyboard_interrupt_saves_records_so_far(pytester: pytest.Pytester,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                xdist: bool) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    pytester.makepyfile(test_inner='''
+import pytest
+
+def rec(request, name):
+    request.node.user_properties.append(("lossconform_record", {
+        "id": name, "op": "sigmoid", "entry_point": "e", "framework": "f",
+        "dtype": "float64", "kind": "forward", "verdict": "agree"}))
+
+def test_a(request):
+    rec(request, "a")
+
+def test_b(request):
+    rec(request, "b")
+    raise KeyboardInterrupt
+
+def test_c(request):
+    rec(request, "c")
+''')
+    args = ("-n", "1") if xdist else ("-p", "no:xdist")
+    result, doc = _run(pytester, *args)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert doc["status"] == "interrupted"
+    ids = _ids(doc)
+    assert "a" in ids and "c" not in ids
+    if not xdist:
+        assert ids == ["a", "b"]  # the interrupted test's own record too
+
+
+def test_record_less_run_writes_empty_records(pytester: pytest.Pytester,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    pytester.makepyfile(test_inner="def test_nothing():\n    pass\n")
+    result, doc = _run(pytester)
+    result.assert_outcomes(passed=1)
+    assert doc["records"] == [] and doc["status"] == "complete"
+
+
+def test_write_atomic_uses_temp_file_and_replace(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "sub" / "results.json"
+    seen: dict[str, object] = {}
+    real_replace = os.replace
+    real_fsync = os.fsync
+
+    def spy_replace(src: str, dst: object) -> None:
+        # At the moment of the swap the temp file is complete, beside the target, and the
+        # target itself is not visible yet: readers see the old file or the new, never half.
+        seen["src"] = Path(src)
+        seen["complete"] = json.loads(Path(src).read_text())["schema"]
+        seen["target_exists"] = target.exists()
+        real_replace(src, dst)
+
+    def spy_fsync(fd: int) -> None:
+        seen["fsynced"] = True
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "replace", spy_replace)
+    monkeypatch.setattr(os, "fsync", spy_fsync)
+    pytest_plugin.write_atomic(target, {"schema": "lossconform-results", "x": [1, 2]})
+    assert seen["src"].parent == target.parent and seen["src"] != target
+    assert seen["complete"] == "lossconform-results"
+    assert seen["target_exists"] is False and seen["fsynced"] is True
+    assert json.loads(target.read_text())["x"] == [1, 2]
+    assert [p.name for p in target.parent.iterdir()] == ["results.json"]  # no temp left
+
+
+def test_write_atomic_failure_leaves_old_file_and_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "results.json"
+    target.write_text("old")
+    with pytest.raises(ValueError):  # NaN is rejected before anything is written
+        pytest_plugin.write_atomic(target, {"bad": float("nan")})
+    with pytest.raises(TypeError):
+        pytest_plugin.write_atomic(target, {"bad": object()})
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_jsonable_encodes_nonfinite_and_numpy() -> None:
+    np = pytest.importorskip("numpy")
+    value = {"a": float("-inf"), "b": [float("nan"), np.float32(1.5)], "c": np.arange(2),
+             "d": (1, None)}
+    assert pytest_plugin.jsonable(value) == {"a": "-inf", "b": ["nan", 1.5], "c": [0, 1],
+                                             "d": [1, None]}
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{not json", "malformed JSON"),
+    ('{"schema": "other", "schema_version": 1, "records": []}', "not a lossconform results"),
+    ('{"schema": "lossconform-results", "schema_version": 99, "records": []}',
+     "unsupported schema_version"),
+    ('{"schema": "lossconform-results", "schema_version": 1, "records": [{"id": "x"}]}',
+     "record #0 lacks required field 'op'"),
+])
+def test_load_results_names_file_and_problem(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(ResultsError) as info:
+        load_results(path)
+    assert str(path) in str(info.value) and problem in str(info.value)
