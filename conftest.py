@@ -18,6 +18,11 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One thread per framework per process: pytest-xdist already runs one worker per core, and
+# OpenMP threads spinning against each other make a microsecond torch call take milliseconds.
+# Set before any framework is imported; recorded in the results' environment.
+for _var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 from adapters import DTYPES, load_adapters  # noqa: E402
 

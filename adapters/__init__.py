@@ -53,3 +53,22 @@ def _add(found: dict[str, Adapter], adapter: object, origin: str) -> None:
     if name in found:
         raise ValueError(f"{origin}: a second adapter for framework {name!r}")
     found[name] = adapter
+
+
+def conventions_markdown(adapters: dict[str, Adapter] | None = None) -> str:
+    """The frameworks' declared conventions side by side, as a Markdown table (for the README)."""
+    adapters = load_adapters() if adapters is None else adapters
+    names = list(adapters)
+    topics: list[str] = []
+    for a in adapters.values():
+        topics += [t for t in a.conventions if t not in topics]
+
+    def cell(a: Adapter, topic: str) -> str:
+        v = a.conventions.get(topic, "")
+        text = v.get("value", "") if isinstance(v, dict) else str(v)
+        return " ".join(str(text).split()).replace("|", "\\|")
+
+    lines = ["| topic | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for t in topics:
+        lines.append(f"| {t} | " + " | ".join(cell(adapters[n], t) for n in names) + " |")
+    return "\n".join(lines)

@@ -193,16 +193,20 @@ def _keras_categorical(call: Call, *, from_logits: bool, sparse: bool,
         c_keras = call.x.shape[-1]
         t = t * (1.0 - ls) + ls / c_keras
     ignored = np.zeros(items, dtype=bool)
+    if sparse:
+        # the sparse losses take indices; the adapter passes exactly one-hot probability
+        # targets as their argmax (see adapters/tensorflow_keras.py _index_target)
+        yidx = np.asarray(call.target) if call.target_kind == "index" else np.argmax(t, axis=-1)
     ii = call.option("ignore_index")
     if sparse and ii is not None and call.target_kind == "index":
-        ignored = np.asarray(call.target) == ii
+        ignored = yidx == ii
         t = np.where(ignored[..., None], 0.0, t)
     lo, hi = keras_clip_bounds(call.dtype)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if from_logits:
             logsm = np.asarray(R.log_softmax(x, axis=-1), dtype=np.float64)
             if sparse:
-                y = np.where(ignored, 0, np.asarray(call.target)).astype(np.int64)
+                y = np.where(ignored, 0, yidx).astype(np.int64)
                 t = (y[..., None] == np.arange(C)).astype(np.float64)
                 t = np.where(ignored[..., None], 0.0, t)
             l = -np.sum(np.where(t == 0, 0.0, t * logsm), axis=-1)
@@ -218,7 +222,7 @@ def _keras_categorical(call: Call, *, from_logits: bool, sparse: bool,
             a = np.where(inr, -t / c, 0.0)
             dl = a / S - np.sum(a * r, axis=-1, keepdims=True) / S
         else:
-            y = np.where(ignored, 0, np.asarray(call.target)).astype(np.int64)
+            y = np.where(ignored, 0, yidx).astype(np.int64)
             xin = np.where(ignored[..., None], 0.0, x)
             c = np.clip(xin, lo, hi)
             Sc = np.sum(c, axis=-1, keepdims=True)

@@ -10,6 +10,9 @@ Precision
     rounded once to float64 (0-d results come back as NumPy scalars). Target: a few float64 ULP
     of an mpmath oracle (see tests/reference). Where longdouble is float64 (e.g. macOS arm64)
     the formulas are still stable but tiny softmax outputs lose up to ~|x - max|/2 ULP.
+    Where a result is a genuine cancellation of exact inputs (softmax_vjp's g_j - sum p g,
+    log_softmax_vjp's g_j - p_j sum g, p - q near a loss minimum) the error is the condition
+    number times 2**-64: measured worst 14 ULP with 1000 classes, <= 1 ULP everywhere else.
     The caller's arrays are never modified.
 
 Layout

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_left
 import statistics
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from importlib import resources
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -97,28 +99,32 @@ def default_label(run: Run) -> str:
 
 
 # -- embedded data ------------------------------------------------------------------------
-class _Objects:
-    """Intern JSON-able objects (case, tolerance): equal objects under the same hint
-    (e.g. the case id) share one entry, found by ``==`` at C speed."""
+@dataclass
+class _Interned:
+    ids: list[int]
+    table: list[Any]
 
-    def __init__(self) -> None:
-        self.by_hint: dict[Any, list[tuple[Any, int]]] = {}
-        self.table: list[Any] = []
 
-    def __call__(self, obj: Any, hint: Any) -> int:
-        if obj is None:
-            return -1
-        bucket = self.by_hint.get(hint)
-        if bucket is None:
-            bucket = self.by_hint[hint] = []
-        for seen, i in bucket:
-            if seen == obj:
-                return i
-        i = len(self.table)
-        self.table.append(obj)
-        if len(bucket) < 8:
-            bucket.append((obj, i))
-        return i
+def _intern_objects(objs: Sequence[Any], hints: Iterable[Any]) -> _Interned:
+    """Intern JSON-able objects (case, tolerance dicts): equal objects under the same hint
+    (e.g. the case id) share one entry, found by identity or ``==`` at C speed."""
+    last: dict[Any, tuple[Any, int]] = {}
+    table: list[Any] = []
+    ids: list[int] = []
+    append = ids.append
+    for obj, hint in zip(objs, hints):
+        if not obj:
+            append(-1)
+            continue
+        seen = last.get(hint)
+        if seen is not None and (seen[0] is obj or seen[0] == obj):
+            append(seen[1])
+            continue
+        i = len(table)
+        table.append(obj)
+        last[hint] = (obj, i)
+        append(i)
+    return _Interned(ids, table)
 
 
 def _fmt_col(values: list[Any], spec: str) -> list[Any]:
@@ -137,33 +143,37 @@ def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
                 table.append(v if isinstance(v, str) else json.dumps(v, default=str))
         return [index[v] for v in values]
 
-    objs = _Objects()
     recs = [rec for run in runs for rec in run.records]
     run_col = [i for i, run in enumerate(runs) for _ in run.records]
     verdict_code = {v: i for i, v in enumerate(VERDICTS)}
-
-    def col(name: str) -> list[Any]:
-        return [r[name] for r in recs]
-
-    cases = [objs(r["case"] or None, (ri, r["op"], r["id"])) for ri, r in zip(run_col, recs)]
-    tols = [objs(r["tolerance"], (r["dtype"], r["kind"])) for r in recs]
+    names = ("id", "op", "entry_point", "framework", "framework_version", "dtype", "device",
+             "kind", "verdict", "max_ulp", "max_abs_err", "max_rel_err", "divergence", "repro",
+             "message", "worst", "nodeid", "case", "tolerance")
+    # One C-speed pass turns the records into columns.
+    columns = list(zip(*map(itemgetter(*names), recs))) if recs else [()] * len(names)
+    col = dict(zip(names, columns))
+    cases = _intern_objects(col["case"], zip(run_col, col["op"], col["id"]))
+    tols = _intern_objects(col["tolerance"], zip(col["dtype"], col["kind"]))
+    objects = cases.table + tols.table
+    offset = len(cases.table)
     known = KNOWN_KEYS
     extra = [({k: v for k, v in r.items() if k not in known} or None)
              if len(r) > len(known) else None for r in recs]
     cols: dict[str, list[Any]] = {
         "run": run_col,
-        "id": strings(col("id")), "op": strings(col("op")), "ep": strings(col("entry_point")),
-        "fw": strings(col("framework")), "fwv": strings(col("framework_version")),
-        "dt": strings(col("dtype")), "dev": strings(col("device")), "kind": strings(col("kind")),
-        "v": [verdict_code[r["verdict"]] for r in recs],
-        "ulp": col("max_ulp"),
-        "abs": _fmt_col(col("max_abs_err"), ".4g"),
-        "rel": _fmt_col(col("max_rel_err"), ".4g"),
-        "div": strings(col("divergence")),
-        "repro": strings([r["repro"] or None for r in recs]),
-        "msg": strings(col("message")),
-        "case": cases, "tol": tols, "worst": col("worst"),
-        "node": strings([r["nodeid"] or None for r in recs]),
+        "id": strings(col["id"]), "op": strings(col["op"]), "ep": strings(col["entry_point"]),
+        "fw": strings(col["framework"]), "fwv": strings(col["framework_version"]),
+        "dt": strings(col["dtype"]), "dev": strings(col["device"]), "kind": strings(col["kind"]),
+        "v": [verdict_code[v] for v in col["verdict"]],
+        "ulp": list(col["max_ulp"]),
+        "abs": _fmt_col(col["max_abs_err"], ".4g"),
+        "rel": _fmt_col(col["max_rel_err"], ".4g"),
+        "div": strings(col["divergence"]),
+        "repro": strings([x or None for x in col["repro"]]),
+        "msg": strings(col["message"]),
+        "case": cases.ids, "tol": [i if i < 0 else i + offset for i in tols.ids],
+        "worst": list(col["worst"]),
+        "node": strings([x or None for x in col["nodeid"]]),
         "extra": extra if any(x is not None for x in extra) else [],
     }
     s = table
@@ -178,7 +188,7 @@ def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
         "verdicts": list(VERDICTS),
         "runs": [{"label": r.label, "short": r.short, "file": r.path} for r in runs],
         "strings": s,
-        "objects": objs.table,
+        "objects": objects,
         "divergences": divergences,
         "n": len(recs),
         "cols": cols,
@@ -217,13 +227,15 @@ def verdict_line(counts: dict[str, int], statuses: Sequence[str]) -> str:
     return line
 
 
-def conventions_table(runs: Sequence[Run]) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """Columns: one per framework (one more per run whose conventions differ)."""
+def conventions_table(runs: Sequence[Run]
+                      ) -> tuple[list[str], list[tuple[str, list[dict[str, Any]]]]]:
+    """Columns: one per framework (one more per run whose conventions differ). A value may
+    be plain or ``{"value": ..., "source": ...}``; an http(s) source becomes a link."""
     columns: list[tuple[str, dict[str, Any]]] = []
     for run in runs:
         for name, info in sorted(run.doc["frameworks"].items()):
             conv = info.get("conventions") if isinstance(info, dict) else None
-            if not isinstance(conv, dict):
+            if not isinstance(conv, dict) or not conv:
                 continue
             same = [c for n, c in columns if n.split(" (")[0] == name]
             if any(c == conv for c in same):
@@ -233,8 +245,20 @@ def conventions_table(runs: Sequence[Run]) -> tuple[list[str], list[tuple[str, l
     topics: list[str] = []
     for _, conv in columns:
         topics += [k for k in conv if k not in topics]
-    rows = [(t, [_plain(c.get(t, "—")) for _, c in columns]) for t in topics]
+    rows = [(t, [_convention_cell(c[t]) if t in c else {"text": "—", "source": "", "link": None}
+                 for _, c in columns]) for t in topics]
     return [n for n, _ in columns], rows
+
+
+def _convention_cell(value: Any) -> dict[str, Any]:
+    source = ""
+    if isinstance(value, dict) and "value" in value:
+        source = _plain(value.get("source") or "")
+        value = value["value"]
+    link = None
+    if source:
+        link = safe_link(source.split()[0])
+    return {"text": _plain(value), "source": source, "link": link}
 
 
 def _plain(value: Any) -> str:
@@ -297,38 +321,72 @@ def _dtype_key(d: str) -> tuple[int, str]:
     return (DTYPE_ORDER.index(d) if d in DTYPE_ORDER else len(DTYPE_ORDER), d)
 
 
-def pairwise_tables(runs: Sequence[Run]) -> list[dict[str, Any]]:
+def _ulps(values: list[Any]) -> list[float | None]:
+    out: list[float | None] = []
+    append = out.append
+    for x in values:
+        if x is None or x.__class__ is float:
+            append(x)
+        else:
+            append(number(x))
+    return out
+
+
+def ulp_groups(runs: Sequence[Run]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(op, dtype, entry point [run]) -> checks, fail and divergence counts, ULP errors."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    multi = len(runs) > 1
+    for run in runs:
+        suffix = f" [{run.short}]" if multi else ""
+        recs = run.records
+        ulps = _ulps([r["max_ulp"] for r in recs])
+        for rec, u in zip(recs, ulps):
+            key = (rec["op"], rec["dtype"], rec["entry_point"] + suffix)
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = {"entry_point": rec["entry_point"] + suffix,
+                                   "framework": rec["framework"], "n": 0, "fail": 0,
+                                   "divergence": 0, "ulps": []}
+            g["n"] += 1
+            v = rec["verdict"]
+            if v == "fail" or v == "divergence":
+                g[v] += 1
+            if u is not None:
+                g["ulps"].append(u)
+    return groups
+
+
+def pairwise_tables(runs: Sequence[Run],
+                    groups: dict[tuple[str, str, str], dict[str, Any]] | None = None
+                    ) -> list[dict[str, Any]]:
     """Per op and dtype: entry points side by side (checks, verdicts, max and median ULP);
     when records carry ``value_digest``, how often two entry points agree bit for bit, and
     when they carry ``pairwise`` ({other entry point: ULP apart}), the largest distance."""
-    stats: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    if groups is None:
+        groups = ulp_groups(runs)
+    stats: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for (op, dt, _), g in groups.items():
+        stats[(op, dt)].append(g)
     digests: dict[tuple, dict[str, Any]] = defaultdict(dict)
     pair_ulp: dict[tuple[str, str], dict[tuple[str, str], float]] = defaultdict(dict)
     multi = len(runs) > 1
     for run in runs:
+        suffix = f" [{run.short}]" if multi else ""
         for rec in run.records:
-            ep = rec["entry_point"] + (f" [{run.short}]" if multi else "")
-            key = (rec["op"], rec["dtype"])
-            st = stats[key].get(ep)
-            if st is None:
-                st = stats[key][ep] = {"entry_point": ep, "framework": rec["framework"],
-                                       "n": 0, "fail": 0, "divergence": 0, "ulps": []}
-            st["n"] += 1
-            if rec["verdict"] in ("fail", "divergence"):
-                st[rec["verdict"]] += 1
-            u = _ulp(rec)
-            if u is not None:
-                st["ulps"].append(u)
+            if len(rec) <= len(KNOWN_KEYS):
+                continue  # no extra fields, so neither value_digest nor pairwise
+            ep = rec["entry_point"] + suffix
             digest = rec.get("value_digest")
             if digest is not None:
                 digests[(run.short, rec["op"], rec["dtype"], rec["device"], rec["id"],
                          rec["kind"])][ep] = digest
             pw = rec.get("pairwise")
             if isinstance(pw, dict):
+                key = (rec["op"], rec["dtype"])
                 for other, dist in pw.items():
                     d = number(dist)
                     if d is not None:
-                        pk = tuple(sorted((ep, str(other))))
+                        pk = tuple(sorted((ep, str(other) + suffix)))
                         cur = pair_ulp[key].get(pk)
                         pair_ulp[key][pk] = d if cur is None or not d <= cur else cur
     same: dict[tuple[str, str], Counter] = defaultdict(Counter)
@@ -342,8 +400,8 @@ def pairwise_tables(runs: Sequence[Run]) -> list[dict[str, Any]]:
     tables = []
     for (op, dt) in sorted(stats, key=lambda k: (k[0], _dtype_key(k[1]))):
         rows = []
-        for ep, st in sorted(stats[(op, dt)].items(), key=lambda kv: (kv[1]["framework"], kv[0])):
-            finite = [u for u in st["ulps"] if not math.isnan(u)]
+        for st in sorted(stats[(op, dt)], key=lambda g: (g["framework"], g["entry_point"])):
+            finite = [u for u in st["ulps"] if u == u]
             rows.append({**st, "max": fmt_ulp(max(finite) if finite else None),
                          "median": fmt_ulp(statistics.median(finite) if finite else None)})
         pairs = []
@@ -356,28 +414,26 @@ def pairwise_tables(runs: Sequence[Run]) -> list[dict[str, Any]]:
     return tables
 
 
-def accuracy_plots(runs: Sequence[Run]) -> list[dict[str, Any]]:
+def accuracy_plots(runs: Sequence[Run],
+                   groups: dict[tuple[str, str, str], dict[str, Any]] | None = None
+                   ) -> list[dict[str, Any]]:
     """Per dtype, per entry point: a histogram strip of max ULP (inline SVG data)."""
-    counts: dict[str, dict[str, list[int]]] = defaultdict(dict)
-    multi = len(runs) > 1
+    if groups is None:
+        groups = ulp_groups(runs)
     nb = len(ULP_BINS)
     bounds = [b for _, b in ULP_BINS]
-    for run in runs:
-        for rec in run.records:
-            u = _ulp(rec)
-            if u is None:
-                continue
-            ep = rec["entry_point"] + (f" [{run.short}]" if multi else "")
-            row = counts[rec["dtype"]].get(ep)
-            if row is None:
-                row = counts[rec["dtype"]][ep] = [0] * (nb + 1)
-            if math.isnan(u) or math.isinf(u):
+    counts: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    for (_, dt, _), g in groups.items():
+        if not g["ulps"]:
+            continue
+        row = counts[dt].get(g["entry_point"])
+        if row is None:
+            row = counts[dt][g["entry_point"]] = [0] * (nb + 1)
+        for u in g["ulps"]:
+            if u != u or u in (math.inf, -math.inf):
                 row[nb] += 1
-                continue
-            for i, b in enumerate(bounds):
-                if u <= b:
-                    row[i] += 1
-                    break
+            else:
+                row[bisect_left(bounds, u)] += 1
     labels = [label for label, _ in ULP_BINS] + ["non-finite"]
     plots = []
     label_w, cell_w, row_h = 330, 56, 20
@@ -499,6 +555,7 @@ def render(runs: Sequence[Run], title: str | None = None,
     all_records = [r for run in runs for r in run.records]
     counts = totals(all_records)
     conv_cols, conv_rows = conventions_table(runs)
+    groups = ulp_groups(runs)
     template = _environment().get_template("report.html.j2")
     return template.render(
         title=title or "lossconform report",
@@ -509,8 +566,8 @@ def render(runs: Sequence[Run], title: str | None = None,
         verdict_line=verdict_line(counts, [r.doc["status"] for r in runs]),
         conv_cols=conv_cols, conv_rows=conv_rows,
         divergences=divergence_table(runs),
-        pairwise=pairwise_tables(runs),
-        plots=accuracy_plots(runs),
+        pairwise=pairwise_tables(runs, groups),
+        plots=accuracy_plots(runs, groups),
         changes=changes(runs),
         errors=[str(e) for e in errors],
         data=script_json(embedded_data(runs)),

@@ -253,6 +253,9 @@ def _opts(**kw: Any) -> tuple[tuple[str, Any], ...]:
 
 
 REDUCTIONS = ("none", "mean", "sum")
+#: (N, C) batches every option set runs on: a square-ish batch, few classes, many items,
+#: and an odd class count.
+BATCH_SHAPES = ((16, 10), (64, 3), (5, 37))
 
 
 def _activation_cases() -> Iterable[Case]:
@@ -295,7 +298,8 @@ def _ce_index_cases() -> Iterable[Case]:
     )
     for red in REDUCTIONS:
         for o in option_sets:
-            yield Case(op, (16, 10), -1, "moderate", "index", _opts(reduction=red, **o))
+            for shape in BATCH_SHAPES:
+                yield Case(op, shape, -1, "moderate", "index", _opts(reduction=red, **o))
             yield Case(op, (4, 5, 3, 3), 1, "moderate", "index", _opts(reduction=red, **o))
         for regime, dts in (
             ("large_scale", ALL), ("offset_1e4", NO_F16), ("offset_1e8", NO_F16),
@@ -319,7 +323,8 @@ def _ce_probs_cases() -> Iterable[Case]:
     for red in REDUCTIONS:
         for regime in ("onehot", "soft", "unnormalised_target"):
             for o in option_sets:
-                yield Case(op, (16, 10), -1, regime, "probs", _opts(reduction=red, **o))
+                for shape in BATCH_SHAPES:
+                    yield Case(op, shape, -1, regime, "probs", _opts(reduction=red, **o))
             yield Case(op, (4, 5, 3, 3), 1, regime, "probs", _opts(reduction=red))
         for regime, dts in (("large_scale", ALL), ("offset_1e4", NO_F16), ("confident", ALL)):
             yield Case(op, (16, 10), -1, regime, "probs", _opts(reduction=red), dtypes=dts)
@@ -330,7 +335,8 @@ def _nll_cases() -> Iterable[Case]:
     op = "nll_loss"
     for red in REDUCTIONS:
         for o in ({}, {"weight": "random"}, {"ignore_index": 1}, {"weight": "random", "ignore_index": 1}):
-            yield Case(op, (16, 10), -1, "moderate", "index", _opts(reduction=red, **o))
+            for shape in BATCH_SHAPES:
+                yield Case(op, shape, -1, "moderate", "index", _opts(reduction=red, **o))
             yield Case(op, (4, 5, 3, 3), 1, "moderate", "index", _opts(reduction=red, **o))
         yield Case(op, (16, 10), -1, "confident", "index", _opts(reduction=red))
         yield Case(op, (10,), -1, "moderate", "index", _opts(reduction=red))
@@ -342,9 +348,9 @@ def _cat_probs_cases() -> Iterable[Case]:
     for red in REDUCTIONS:
         for regime in ("moderate", "soft", "near_0", "exact_0", "unnormalised"):
             for o in ({}, {"label_smoothing": 0.1}, {"sample_weight": "random"}):
-                kind_regime = regime
-                yield Case(op, (16, 10), -1, kind_regime, "probs", _opts(reduction=red, **o),
-                           dtypes=WIDE_ONLY if regime == "near_0" else ALL)
+                for shape in BATCH_SHAPES:
+                    yield Case(op, shape, -1, regime, "probs", _opts(reduction=red, **o),
+                               dtypes=WIDE_ONLY if regime == "near_0" else ALL)
         yield Case(op, (4, 5, 3, 3), 1, "moderate", "probs", _opts(reduction=red))
         yield Case(op, (4, 3, 3, 5), -1, "moderate", "probs", _opts(reduction=red))
 
@@ -354,14 +360,16 @@ def _binary_cases() -> Iterable[Case]:
         op = "binary_cross_entropy"
         for regime, dts in (("moderate", ALL), ("soft", ALL), ("near_0_1", WIDE_ONLY), ("exact_0_1", ALL)):
             for o in ({}, {"weight": "random"}, {"label_smoothing": 0.1}):
-                yield Case(op, (16, 10), -1, regime, "probs", _opts(reduction=red, **o), dtypes=dts)
+                for shape in BATCH_SHAPES:
+                    yield Case(op, shape, -1, regime, "probs", _opts(reduction=red, **o), dtypes=dts)
         yield Case(op, (4, 5, 3, 3), -1, "moderate", "probs", _opts(reduction=red))
         yield Case(op, (10,), -1, "moderate", "probs", _opts(reduction=red))
         op = "binary_cross_entropy_with_logits"
         for regime, dts in (("moderate", ALL), ("soft", ALL), ("large_scale", ALL), ("confident", ALL), ("huge", NO_F16)):
             for o in ({}, {"weight": "random"}, {"pos_weight": "random"}, {"label_smoothing": 0.1},
                       {"weight": "random", "pos_weight": "random"}):
-                yield Case(op, (16, 10), -1, regime, "probs", _opts(reduction=red, **o), dtypes=dts)
+                for shape in BATCH_SHAPES:
+                    yield Case(op, shape, -1, regime, "probs", _opts(reduction=red, **o), dtypes=dts)
         yield Case(op, (4, 5, 3, 3), -1, "moderate", "probs", _opts(reduction=red))
         yield Case(op, (10,), -1, "moderate", "probs", _opts(reduction=red))
 

@@ -8,6 +8,7 @@ values, and how to reproduce it.
 from __future__ import annotations
 
 import inspect
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -132,6 +133,7 @@ def run_check(
         return result
 
     exp_value, exp_grad = expected(call)
+    t0 = time.perf_counter()
     try:
         ev: Evaluation = adapter.evaluate(entry_point, call)
     except Exception as exc:  # the framework raised on a valid input: a finding
@@ -150,6 +152,8 @@ def run_check(
             )
         return result
 
+    # time inside the framework call (forward and gradient together), kept on the forward record
+    eval_seconds = time.perf_counter() - t0
     outputs = {"forward": (ev.forward, exp_value)}
     if ev.gradient is not None and exp_grad is not None:
         outputs["gradient"] = (ev.gradient, exp_grad)
@@ -171,6 +175,7 @@ def run_check(
             "max_rel_err": cmp.max_rel_err,
             "max_ulp": cmp.max_ulp,
             "worst": cmp.worst(),
+            "eval_seconds": eval_seconds if kind == "forward" else 0.0,
         }
         if cmp.ok:
             rec["verdict"] = "agree"

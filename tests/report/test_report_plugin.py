@@ -53,9 +53,62 @@ def test_other_property(request):
 EXPECTED_RECORDS = 65
 
 
+# A stand-in ``adapters`` package in the inner run's directory (first on sys.path there):
+# it keeps the inner runs from importing real frameworks, and checks how the plugin
+# serialises adapters and a divergence registry whose entries carry a callable model.
+FAKE_ADAPTERS = {
+    "adapters/__init__.py": '''
+class _Spec:
+    def __init__(self, name, op, dtypes, notes=""):
+        self.name, self.op, self.dtypes, self.notes = name, op, dtypes, notes
+
+class FakeAdapter:
+    framework = "fake"
+    conventions = {"class_axis": -1, "eps": float("inf")}
+    def available(self): return None
+    def version(self): return "9.9"
+    def devices(self): return ["cpu"]
+    def entry_points(self): return [_Spec("fake.softmax", "softmax", ("float32",))]
+
+class Missing(FakeAdapter):
+    framework = "missing"
+    def available(self): return "missing is not installed"
+    def version(self): raise AssertionError("version() called on an unavailable adapter")
+
+def load_adapters():
+    return {"fake": FakeAdapter(), "missing": Missing()}
+''',
+    "adapters/divergences.py": '''
+from dataclasses import dataclass
+from typing import Callable
+
+@dataclass(frozen=True)
+class Divergence:
+    id: str
+    title: str
+    entry_points: tuple
+    versions: str
+    trigger: str
+    explanation: str
+    link: str
+    model: Callable = print
+
+REGISTRY = {"d1": Divergence("d1", "t", ("fake.softmax",), ">=1", "x < 0", "why", "https://x")}
+''',
+}
+
+
+def _prepare(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for name, text in FAKE_ADAPTERS.items():
+        path = pytester.path / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+
+
 @pytest.fixture
 def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    _prepare(pytester, monkeypatch)
     pytester.makepyfile(test_inner=INNER_SUITE)
     return pytester
 
@@ -84,8 +137,18 @@ def test_run_with_failures_keeps_every_record_once(inner: pytest.Pytester, xdist
     assert len(failing) == 1 and failing[0]["message"] == "<script>x</script>"
     assert failing[0]["nodeid"] == "test_inner.py::test_failing"
     assert all(r["max_ulp"] == "inf" for r in doc["records"])  # non-finite encoded
-    assert doc["environment"]["python"]
-    assert "frameworks" in doc and "divergences" in doc
+    assert doc["environment"]["python"] and doc["environment"]["cpu"]
+    assert doc["frameworks"]["fake"] == {
+        "version": "9.9", "available": True, "reason": None, "devices": ["cpu"],
+        "conventions": {"class_axis": -1, "eps": "inf"},
+        "entry_points": [{"name": "fake.softmax", "op": "softmax", "dtypes": ["float32"],
+                          "notes": ""}]}
+    assert doc["frameworks"]["missing"]["available"] is False
+    assert doc["frameworks"]["missing"]["reason"] == "missing is not installed"
+    assert doc["frameworks"]["missing"]["version"] is None
+    assert doc["divergences"] == [{"id": "d1", "title": "t", "entry_points": ["fake.softmax"],
+                                   "versions": ">=1", "trigger": "x < 0", "explanation": "why",
+                                   "link": "https://x"}]
     result.stdout.fnmatch_lines([f"lossconform: {EXPECTED_RECORDS} records written to *"])
 
 
@@ -93,7 +156,7 @@ def test_run_with_failures_keeps_every_record_once(inner: pytest.Pytester, xdist
 def test_keyboard_interrupt_saves_records_so_far(pytester: pytest.Pytester,
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 xdist: bool) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    _prepare(pytester, monkeypatch)
     pytester.makepyfile(test_inner='''
 import pytest
 
@@ -124,7 +187,7 @@ def test_c(request):
 
 def test_record_less_run_writes_empty_records(pytester: pytest.Pytester,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    _prepare(pytester, monkeypatch)
     pytester.makepyfile(test_inner="def test_nothing():\n    pass\n")
     result, doc = _run(pytester)
     result.assert_outcomes(passed=1)
