@@ -89,7 +89,8 @@ _DT = {
 
 def _rd(v: float | np.ndarray, dtype: str) -> np.ndarray:
     """Round to ``dtype`` and back to float64 (what a constant becomes in that dtype)."""
-    return np.asarray(v, dtype=np.float64).astype(_DT[dtype]).astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond the dtype's range: inf
+        return np.asarray(v, dtype=np.float64).astype(_DT[dtype]).astype(np.float64)
 
 
 def keras_clip_bounds(dtype: str) -> tuple[float, float]:
@@ -210,6 +211,14 @@ def _keras_categorical(call: Call, *, from_logits: bool, sparse: bool,
                 t = (y[..., None] == np.arange(C)).astype(np.float64)
                 t = np.where(ignored[..., None], 0.0, t)
             l = -np.sum(np.where(t == 0, 0.0, t * logsm), axis=-1)
+            if not sparse:
+                # TF's SoftmaxCrossEntropyWithLogits kernel (xent_op.h) computes
+                # sum_c q_c (log(sum exp(shifted)) - shifted_c), shifted = z - max z: a -inf
+                # logit under a ZERO label gives 0 * inf = NaN for the whole row (the sparse
+                # kernel gathers only the label's entry and stays finite).
+                mx = np.max(x, axis=-1) if C else np.zeros(items)
+                nan_row = np.isfinite(mx) & np.any(np.isneginf(x) & (t == 0), axis=-1)
+                l = np.where(nan_row, np.nan, l)
             sm = np.exp(logsm)
             dl = sm - t  # TF's kernel gradient: softmax - labels, whatever sum(labels) is
             dl = np.where(ignored[..., None], 0.0, dl)
@@ -219,7 +228,10 @@ def _keras_categorical(call: Call, *, from_logits: bool, sparse: bool,
             c = np.clip(r, lo, hi)
             l = -np.sum(np.where(t == 0, 0.0, t * np.log(c)), axis=-1)
             inr = (r >= lo) & (r <= hi)
-            a = np.where(inr, -t / c, 0.0)
+            # TF's Log gradient is upstream * reciprocal(c), the reciprocal in the input
+            # dtype: in float16 1/c overflows to inf for c < 1/65504, and a zero upstream
+            # (t = 0) then gives 0 * inf = NaN, spread over the row by the renormalisation
+            a = np.where(inr, -t * _rd(1.0 / c, call.dtype), 0.0)
             dl = a / S - np.sum(a * r, axis=-1, keepdims=True) / S
         else:
             y = np.where(ignored, 0, yidx).astype(np.int64)
@@ -230,7 +242,9 @@ def _keras_categorical(call: Call, *, from_logits: bool, sparse: bool,
             l = -np.log(cy) + np.log(Sc[..., 0])
             inr = (xin >= lo) & (xin <= hi)
             onehot = (y[..., None] == np.arange(C)).astype(np.float64)
-            dl = np.where(inr, -onehot / cy[..., None] + 1.0 / Sc, 0.0)
+            # d/dc of -log_softmax(log c)_y = (c / Sc - onehot) * reciprocal(c), the
+            # reciprocal in the input dtype (inf in float16 for c < 1/65504, see above)
+            dl = np.where(inr, (c / Sc - onehot) * _rd(1.0 / c, call.dtype), 0.0)
             dl = np.where(ignored[..., None], 0.0, dl)
     l = np.where(ignored, 0.0, l)
     s = _sample_weight(call, items)
@@ -269,12 +283,20 @@ def _keras_binary(call: Call, *, from_logits: bool) -> ModelResult:
             de = np.where(inr, -t / c + (1.0 - t) / (1.0 - c), 0.0)
     C = x.shape[-1]
     m = np.mean(el, axis=-1)
-    s = _sample_weight(call, m.shape) if call.option("sample_weight") is None else np.broadcast_to(
-        np.asarray(call.option("sample_weight"), dtype=np.float64), x.shape)[..., 0]
+    # The loss classes take the canonical element weight (constant along the last axis) as
+    # sample_weight=weight[..., 0]; a sample_weight (item shape) multiplies the row means.
+    s = np.ones(m.shape)
+    for name in ("weight", "sample_weight"):
+        w = call.option(name)
+        if w is not None:
+            s = s * np.broadcast_to(np.asarray(w, dtype=np.float64), x.shape)[..., 0]
     n = float(max(m.size, 1))
     fwd = _reduce(s * m, n, call.reduction)
     grad = None
-    if _want_grad(call):
+    # 'none' has shape x.shape[:-1]: a canonical cotangent (x's shape) does not fit it, and
+    # the adapter then gives no gradient; model one only when the cotangent fits.
+    fits = call.reduction != "none" or np.shape(call.grad_output) == m.shape
+    if _want_grad(call) and fits:
         f = _item_factor(call, s, n)
         grad = f[..., None] * de / C
     return np.asarray(fwd, dtype=np.float64), grad
@@ -318,6 +340,30 @@ def _torch_bce(call: Call) -> ModelResult:
     return np.asarray(fwd, dtype=np.float64), grad
 
 
+def _torch_bce_logits(call: Call) -> ModelResult:
+    """torch binary_cross_entropy_with_logits (aten/src/ATen/native/Loss.cpp) op by op, each
+    result rounded to the input dtype:
+        ls = log_sigmoid(z) = min(z, 0) - log1p(exp(-|z|))   (the CPU log_sigmoid kernel)
+        ls *= 1 + (pos_weight - 1) t                          (if pos_weight)
+        l = (1 - t) z - ls;  l *= weight                      (if weight)
+    For z << 0 and t < 1, (1 - t) z and -ls cancel: ~ulp(|z|) absolute error per element."""
+    z = np.asarray(call.x, dtype=np.float64)
+    t = np.asarray(call.target, dtype=np.float64)
+    d = call.dtype
+    with np.errstate(over="ignore", invalid="ignore"):
+        ls = _rd(np.minimum(z, 0.0) - _rd(np.log1p(_rd(np.exp(-np.abs(z)), d)), d), d)
+        pw = call.option("pos_weight")
+        if pw is not None:
+            lw = _rd(_rd(np.asarray(pw, np.float64) - 1.0, d) * t + 1.0, d)
+            ls = _rd(ls * lw, d)
+        el = _rd(_rd(_rd(1.0 - t, d) * z, d) - ls, d)
+        w = call.option("weight")
+        if w is not None:
+            el = _rd(el * np.broadcast_to(np.asarray(w, np.float64), z.shape), d)
+    n = float(max(z.size, 1))
+    return np.asarray(_reduce(el, n, call.reduction), dtype=np.float64), None
+
+
 def _torch_ignore_minus_100(call: Call) -> ModelResult:
     """The reference with ignore_index=-100 (torch's default)."""
     kw = dict(axis=call.axis, weight=call.option("weight"), ignore_index=-100,
@@ -348,20 +394,85 @@ def _torch_ls_negative(call: Call) -> ModelResult:
 
 # --------------------------------------------------------------------------- TF models
 def _tf_ce_grad_softmax_minus_labels(call: Call) -> ModelResult:
-    """Forward: the reference. Gradient: TF's SoftmaxCrossEntropyWithLogits kernel returns
-    backprop = softmax(z) - labels, exact only when the labels of a row sum to 1."""
-    kw = dict(axis=call.axis, target_kind="probs", reduction=call.reduction)
-    fwd = np.asarray(R.cross_entropy(call.x, call.target, **kw), dtype=np.float64)
+    """Forward: the reference (with Keras' smoothing/sample-weight conventions where the entry
+    point is a Keras loss). Gradient: TF's SoftmaxCrossEntropyWithLogits kernel returns
+    backprop = softmax(z) - q for the labels q it was given (after Keras' label smoothing
+    q = (1-eps) t + eps/C), scaled by the sample weight and the reduction; exact only when
+    sum(q) = 1. tf.nn.softmax_cross_entropy_with_logits takes no smoothing or sample weights,
+    so for it this is plain softmax - t."""
+    return _keras_categorical(call, from_logits=True, sparse=False)
+
+
+def _keras_empty_batch(call: Call) -> ModelResult:
+    """Keras loss classes on an empty batch: reduce_values returns the (0,)-shaped per-item
+    losses unreduced for every reduction (the reference: 'sum' 0, 'mean' 0/0 = NaN)."""
+    return np.zeros((0,)), None
+
+
+def _tf_weighted_ce(call: Call) -> ModelResult:
+    """tf.nn.weighted_cross_entropy_with_logits as nn_impl.py writes it, differentiated the
+    way TF's autodiff does:
+
+        l = (1 - t) z + lw (log1p(exp(-|z|)) + relu(-z)),  lw = 1 + (pw - 1) t
+        dl/dz = (1 - t) + lw (-sign(z) exp(-|z|) / (1 + exp(-|z|)) - [z > 0 for -z])
+
+    with TF's subgradients sign(0) = 0 (Abs) and relu'(0) = 0 (ReluGrad: x > 0): at z = 0
+    the lw term vanishes and the gradient is (1 - t) instead of (1 - t) - lw / 2.
+    The forward is evaluated op by op, rounding each result to the input dtype.
+    """
+    z = np.asarray(call.x, dtype=np.float64)
+    t = np.asarray(call.target, dtype=np.float64)
+    pw = call.option("pos_weight")
+    pw = np.ones_like(z) if pw is None else np.broadcast_to(np.asarray(pw, np.float64), z.shape)
+    lw = 1.0 + (pw - 1.0) * t
+    d = call.dtype
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(-np.abs(z))
+        # the forward op by op, each result rounded to the dtype (as the TF composite
+        # computes it): (1 - t) z and relu(-z) cancel for z < 0, leaving ~ulp(|z|) of error
+        el = _rd(_rd(_rd(1.0 - t, d) * z, d) + _rd(_rd(lw, d) * _rd(
+            _rd(np.log1p(_rd(e, d)), d) + np.maximum(-z, 0.0), d), d), d)
+        de = (1.0 - t) + lw * (-np.sign(z) * e / (1.0 + e) - (-z > 0).astype(np.float64))
+    n = float(max(z.size, 1))
+    fwd = _reduce(el, n, call.reduction)
     grad = None
     if _want_grad(call):
-        x = _last(call.x, call)
-        t = _last(call.target, call)
-        sm = np.asarray(R.softmax(x, axis=-1), dtype=np.float64)
-        items = x.shape[:-1]
-        n = float(max(int(np.prod(items)), 1))
-        f = _item_factor(call, np.ones(items), n)
-        grad = _back(f[..., None] * (sm - t), call)
-    return fwd, grad
+        g = _g(call, z.shape if call.reduction == "none" else ())
+        grad = de * (g / n if call.reduction == "mean" else g)
+    return np.asarray(fwd, dtype=np.float64), grad
+
+
+def _tf_log_softmax_grad_half(call: Call) -> ModelResult:
+    """TF's LogSoftmax gradient (nn_grad.py _LogSoftmaxGrad): g - reduce_sum(g) * exp(out),
+    with the row sum of the cotangent held in the input dtype: rounded to it, so in float16
+    a sum beyond 65504 is inf and every entry of the row becomes -inf, or NaN where the
+    float16 softmax exp(log_softmax) underflows to 0."""
+    x = _last(call.x, call)
+    fwd = np.asarray(R.log_softmax(x, axis=-1), dtype=np.float64)
+    grad = None
+    if _want_grad(call):
+        g = _last(_g(call, call.x.shape), call)
+        with np.errstate(over="ignore", invalid="ignore"):
+            S = _rd(np.sum(g, axis=-1, keepdims=True), call.dtype)
+            # softmax = exp(op output), both in the dtype: where it underflows to 0,
+            # inf * 0 gives NaN instead of -inf
+            p = _rd(np.exp(_rd(fwd, call.dtype)), call.dtype)
+            grad = _back(g - S * p, call)
+    return _back(fwd, call), grad
+
+
+def _keras_sparse_labels_in_dtype(call: Call) -> ModelResult:
+    """Keras sparse loss classes: Loss.__call__ converts y_true to the loss's dtype before
+    the loss casts it back to an integer, so an index above 256 (bfloat16) or 2048 (float16)
+    becomes the nearest representable one (round to nearest even: 257 -> 256, 489 -> 488)."""
+    if call.target_kind == "index":
+        y = np.asarray(call.target)
+    else:  # exactly one-hot probabilities, passed as their argmax by the adapter
+        y = np.argmax(_last(call.target, call), axis=-1)
+    # ignore_class is compared with the ROUNDED labels (Keras masks after the conversion)
+    yr = _rd(y, call.dtype).astype(np.int64)
+    c2 = Call(**{**call.__dict__, "target": yr, "target_kind": "index"})
+    return _keras_categorical(c2, from_logits=call.op == "cross_entropy", sparse=True)
 
 
 def _tf_softmax_nan(call: Call) -> ModelResult:
@@ -405,6 +516,73 @@ def _keras_clipped(call: Call) -> bool:
             x = np.concatenate([x.ravel(), (_last(x, call) / np.sum(_last(x, call), -1,
                                                                        keepdims=True)).ravel()])
     return bool(np.any((x < lo) | (x > hi)))
+
+
+def _keras_sparse_probs(call: Call) -> bool:
+    """The sparse Keras losses on probabilities: the forward departs when rows do not sum to 1
+    or are clipped; the gradient ALWAYS departs (it carries + 1/sum(c) on every class, the
+    derivative of the renormalisation, which the reference's -log p_y does not have)."""
+    return call.op == "categorical_crossentropy" and call.target_kind in ("index", "probs")
+
+
+def _empty_reduced(call: Call) -> bool:
+    a = _cls_axis(call) if call.x.ndim else 0
+    items = [d for i, d in enumerate(call.x.shape) if i != a]
+    return call.reduction in ("sum", "mean") and call.x.ndim >= 1 and int(np.prod(items)) == 0
+
+
+def _neg_inf_zero_label(call: Call) -> bool:
+    if call.op != "cross_entropy" or call.x.ndim == 0:
+        return False
+    x = _last(call.x, call)
+    t = _probs_target_last(call)
+    return bool(np.any(np.isneginf(x) & (t == 0)))
+
+
+def _logit_zero(call: Call) -> bool:
+    return call.op == "binary_cross_entropy_with_logits" and call.grad_output is not None \
+        and bool(np.any(np.asarray(call.x) == 0.0))
+
+
+def _half_cotangent_sum_overflows(call: Call) -> bool:
+    if call.op != "log_softmax" or call.grad_output is None or call.dtype != "float16":
+        return False
+    g = _last(_g(call, call.x.shape), call)
+    return bool(np.any(np.abs(np.sum(g, axis=-1)) > float(np.finfo(np.float16).max)))
+
+
+def _sparse_label_rounds(call: Call) -> bool:
+    if call.dtype not in ("float16", "bfloat16") or call.op not in (
+            "cross_entropy", "categorical_crossentropy") or call.target is None:
+        return False
+    if call.target_kind == "index":
+        y = np.asarray(call.target)
+    elif call.target_kind == "probs":
+        y = np.argmax(_last(call.target, call), axis=-1)
+    else:
+        return False
+    return bool(np.any(_rd(y, call.dtype) != y))
+
+
+def _half_recip_overflow(call: Call) -> bool:
+    """float16 probabilities in [eps, 1/65504): reciprocal(c) is inf in float16."""
+    if call.op != "categorical_crossentropy" or call.dtype != "float16" \
+            or call.grad_output is None:
+        return False
+    lo, _ = keras_clip_bounds(call.dtype)
+    x = _last(call.x, call)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = _rd(x / np.sum(x, axis=-1, keepdims=True), call.dtype)
+        v = np.concatenate([x.ravel(), r.ravel()])
+        return bool(np.any((v >= lo) & np.isinf(_rd(1.0 / v, "float16"))))
+
+
+def _weighted_ce_cancels(call: Call) -> bool:
+    if call.op != "binary_cross_entropy_with_logits":
+        return False
+    z = np.asarray(call.x, dtype=np.float64)
+    t = np.asarray(call.target, dtype=np.float64)
+    return bool(np.any((z < -1.0) & (t < 1.0)))
 
 
 def _half(call: Call) -> bool:
@@ -523,6 +701,7 @@ _K_CCE_ALL = ("tf.keras.losses.categorical_crossentropy(*)",
 _K_CLASSES_CAT = ("tf.keras.losses.CategoricalCrossentropy(*)",
                   "tf.keras.losses.SparseCategoricalCrossentropy(*)")
 _T_BCE = ("torch.nn.functional.binary_cross_entropy", "torch.nn.BCELoss")
+_T_BCEL = ("torch.nn.functional.binary_cross_entropy_with_logits", "torch.nn.BCEWithLogitsLoss")
 _T_CE = ("torch.nn.functional.cross_entropy", "torch.nn.CrossEntropyLoss")
 _T_NLL = ("torch.nn.functional.nll_loss", "torch.nn.NLLLoss")
 
@@ -626,6 +805,46 @@ def _ex_keras_all_ignored() -> Call:
                  options={"ignore_index": 2}, grad=False)
 
 
+def _ex_empty() -> Call:
+    return _call("cross_entropy", np.zeros((0, 4)), target=np.zeros((0,), np.int64),
+                 target_kind="index", options={"reduction": "sum"}, grad=False)
+
+
+def _ex_neg_inf() -> Call:
+    return _call("cross_entropy", [[0.5, -np.inf, 2.0, 0.25], [1.5, 0.75, -0.5, -2.0]],
+                 target=[0, 1], target_kind="index", options={"reduction": "none"}, grad=False)
+
+
+def _ex_weighted_zero() -> Call:
+    return _call("binary_cross_entropy_with_logits", [[0.0, 0.0, 1.5], [-0.5, 0.0, 2.0]],
+                 target=[[0.0, 1.0, 1.0], [0.0, 0.5, 1.0]], options={"reduction": "sum"})
+
+
+def _ex_log_softmax_half() -> Call:
+    x = np.linspace(-2.0, 2.0, 40).reshape(1, 40)
+    c = _call("log_softmax", x.tolist(), dtype="float16", grad=False)
+    return Call(**{**c.__dict__, "grad_output": np.full((1, 40), 2048.0)})
+
+
+def _ex_sparse_label_round() -> Call:
+    x = np.zeros((3, 300))
+    x[0, 257], x[0, 256], x[1, 3], x[2, 289], x[2, 288] = 4.0, -4.0, 1.0, 3.0, -3.0
+    return _call("cross_entropy", x.tolist(), dtype="bfloat16", target=[257, 3, 289],
+                 target_kind="index", options={"reduction": "sum"})
+
+
+def _ex_half_recip() -> Call:
+    return _call("categorical_crossentropy", [[1e-5, 0.5, 0.5], [0.25, 0.25, 0.5]],
+                 dtype="float16", target=[[0, 1, 0], [0, 0, 1]], target_kind="probs",
+                 options={"reduction": "sum"})
+
+
+def _ex_weighted_cancel() -> Call:
+    return _call("binary_cross_entropy_with_logits", [[-32.25, -30.5, 31.0], [-33.0, 34.0, -35.5]],
+                 target=[[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], options={"reduction": "sum"},
+                 grad=False)
+
+
 def _keras_all_ignored_model(call: Call) -> ModelResult:
     return np.asarray(0.0), None
 
@@ -700,8 +919,9 @@ REGISTRY: tuple[Divergence, ...] = (
         entry_points=_K_SCCE_P,
         versions=_KERAS,
         kinds=("forward", "gradient"),
-        trigger="probability rows that do not sum to 1, or contain values outside "
-                "[1e-7, 1-1e-7]",
+        trigger="forward: probability rows that do not sum to 1, or contain values outside "
+                "[1e-7, 1-1e-7]; gradient: any probabilities (one-hot targets are passed as "
+                "their argmax), since the renormalisation adds 1/sum(c) to every entry",
         explanation="With from_logits=False the sparse loss clips y_pred to [eps, 1-eps], "
                     "takes the log and feeds it as LOGITS to "
                     "tf.nn.sparse_softmax_cross_entropy_with_logits, so the loss is "
@@ -710,8 +930,7 @@ REGISTRY: tuple[Divergence, ...] = (
                     "on clipped entries.",
         link=f"{_KNN} (sparse_categorical_crossentropy: clip_by_value, log, "
              "sparse_softmax_cross_entropy_with_logits)",
-        applies=lambda c: c.op == "categorical_crossentropy" and c.target_kind == "index" and (
-            _keras_cce_unnormalised(c) or _keras_clipped(c)),
+        applies=_keras_sparse_probs,
         model=_keras_cat_model(sparse=True),
         example=_ex_scce,
     ),
@@ -901,6 +1120,197 @@ REGISTRY: tuple[Divergence, ...] = (
         applies=_nan_in_softmax,
         model=_tf_softmax_nan,
         example=_ex_tf_nan,
+    ),
+    Divergence(
+        id="keras-loss-class-empty-batch-unreduced",
+        title="Keras loss classes return an empty (0,) tensor, not a scalar, for an empty batch",
+        framework="tensorflow",
+        entry_points=("tf.keras.losses.CategoricalCrossentropy(*)",
+                      "tf.keras.losses.SparseCategoricalCrossentropy(*)",
+                      "tf.keras.losses.BinaryCrossentropy(*)"),
+        versions=_KERAS,
+        kinds=("forward",),
+        trigger="reduction 'sum' or 'sum_over_batch_size' on a batch with no items (x of "
+                "shape (0, C))",
+        explanation="keras.losses.Loss reduce_values returns the per-item values unreduced "
+                    "when their shape is () or (0,), whatever the reduction: the loss object "
+                    "gives an empty tensor of shape (0,). The reference reduces to a scalar "
+                    "('sum' 0, 'mean' 0/0 = NaN), as tf.reduce_sum/tf.reduce_mean and torch do.",
+        link=f"{_KLOSSBASE} (reduce_values: 'or tuple(values.shape) == (0,): return values')",
+        applies=_empty_reduced,
+        model=_keras_empty_batch,
+        example=_ex_empty,
+    ),
+    Divergence(
+        id="tf-softmax-ce-neg-inf-logit-nan",
+        title="TF softmax cross-entropy is NaN for a row with a -inf logit under a zero label",
+        framework="tensorflow",
+        entry_points=("tf.nn.softmax_cross_entropy_with_logits",
+                      "tf.keras.losses.categorical_crossentropy(from_logits=True)",
+                      "tf.keras.losses.CategoricalCrossentropy(from_logits=True)"),
+        versions=">=2.0",
+        kinds=("forward",),
+        trigger="a -inf logit whose (smoothed) label is 0, in a row whose maximum is finite",
+        explanation="The SoftmaxCrossEntropyWithLogits kernel computes the loss as "
+                    "sum_c labels_c * (log(sum exp(shifted)) - shifted_c): at a -inf logit "
+                    "with label 0 that is 0 * inf = NaN, and the row's loss is NaN. The "
+                    "reference (and the sparse kernel, and torch) give the -inf logit "
+                    "probability 0 and drop its zero-weighted term: the loss is finite (or "
+                    "+inf where the label's own logit is -inf).",
+        link="https://github.com/tensorflow/tensorflow/blob/master/tensorflow/core/kernels/"
+             "xent_op.h (loss = (labels * (log(sum_exp) - shifted_logits)).sum()); "
+             "https://github.com/tensorflow/tensorflow/issues/8484",
+        applies=_neg_inf_zero_label,
+        model=lambda c: _keras_categorical(c, from_logits=True, sparse=False),
+        example=_ex_neg_inf,
+    ),
+    Divergence(
+        id="tf-weighted-ce-gradient-at-logit-zero",
+        title="tf.nn.weighted_cross_entropy_with_logits gradient at logit 0 misses -lw/2",
+        framework="tensorflow",
+        entry_points=("tf.nn.weighted_cross_entropy_with_logits",),
+        versions=">=2.0",
+        kinds=("gradient",),
+        trigger="a logit exactly 0 (the 'huge' regime's zeros, any exact zero)",
+        explanation="The op is a Python composite, (1 - t) z + lw (log1p(exp(-|z|)) + "
+                    "relu(-z)) with lw = 1 + (pos_weight - 1) t, differentiated by autodiff: "
+                    "at z = 0 TF takes d|z|/dz = sign(0) = 0 and relu'(0) = 0, so the lw term "
+                    "contributes nothing and the gradient is (1 - t) instead of the derivative "
+                    "(1 - t) sigmoid(0) - pos_weight t sigmoid(0) = (1 - t - pos_weight t) / 2 "
+                    "(the loss is smooth there). tf.nn.sigmoid_cross_entropy_with_logits has "
+                    "its own gradient and is right.",
+        link="https://github.com/tensorflow/tensorflow/blob/master/tensorflow/python/ops/"
+             "nn_impl.py (weighted_cross_entropy_with_logits_v2: log_weight * "
+             "(log1p(exp(-abs(logits))) + relu(-logits)))",
+        applies=_logit_zero,
+        model=_tf_weighted_ce,
+        example=_ex_weighted_zero,
+    ),
+    Divergence(
+        id="tf-weighted-ce-forward-cancellation",
+        title="tf.nn.weighted_cross_entropy_with_logits loses tiny losses to cancellation (z << 0)",
+        framework="tensorflow",
+        entry_points=("tf.nn.weighted_cross_entropy_with_logits",),
+        versions=">=2.0",
+        kinds=("forward",),
+        trigger="negative logits (z < -1) with label < 1, where the loss is small: confident, "
+                "correct predictions (e.g. z = -32, t = 0: loss 1.1e-14); visible in a 'sum' "
+                "or 'mean' of many such terms in float64",
+        explanation="The op evaluates (1 - t) z + lw (log1p(exp(-|z|)) + relu(-z)) as written: "
+                    "for z < 0 the first and last terms are -|z|(1-t) and +|z| lw and cancel, "
+                    "so each element carries an absolute error of about ulp(|z|) (7e-15 at "
+                    "|z| = 32 in float64) instead of a relative one: a loss of 1.07e-14 comes "
+                    "out as 1.42e-14. tf.nn.sigmoid_cross_entropy_with_logits uses "
+                    "relu(z) - z t + log1p(exp(-|z|)), exact there for t = 0.",
+        link="https://github.com/tensorflow/tensorflow/blob/master/tensorflow/python/ops/"
+             "nn_impl.py (weighted_cross_entropy_with_logits_v2: (1 - labels) * logits + "
+             "log_weight * (log1p(exp(-abs(logits))) + relu(-logits)))",
+        applies=_weighted_ce_cancels,
+        model=_tf_weighted_ce,
+        example=_ex_weighted_cancel,
+    ),
+    Divergence(
+        id="keras-cce-probs-grad-float16-reciprocal-overflow",
+        title="Keras categorical_crossentropy in float16: NaN gradient row for p < 1/65504",
+        framework="tensorflow",
+        entry_points=_K_CCE_P,
+        versions=_KERAS,
+        kinds=("gradient",),
+        trigger="float16 renormalised probabilities in [1.19e-7, 1.53e-5) under a zero "
+                "target: unclipped, but their reciprocal exceeds 65504",
+        explanation="The gradient of tf.math.log is upstream * reciprocal(x), the reciprocal "
+                    "in the input dtype: in float16 1/p overflows to inf for p < 1/65504. The "
+                    "upstream is -t, so an entry with t = 0 gives 0 * inf = NaN, and the "
+                    "backward of the renormalisation output / sum(output) spreads it over the "
+                    "whole row. The derivative itself is finite.",
+        link="https://github.com/tensorflow/tensorflow/blob/master/tensorflow/python/ops/"
+             f"math_grad.py (_LogGrad: grad * math_ops.reciprocal(x)); {_KNN}",
+        applies=_half_recip_overflow,
+        model=_keras_cat_model(),
+        example=_ex_half_recip,
+    ),
+    Divergence(
+        id="keras-sparse-cce-probs-grad-float16-reciprocal-overflow",
+        title="Keras sparse_categorical_crossentropy in float16: inf gradient for p < 1/65504",
+        framework="tensorflow",
+        entry_points=_K_SCCE_P,
+        versions=_KERAS,
+        kinds=("gradient",),
+        trigger="float16 probabilities in [1.19e-7, 1.53e-5): unclipped, but their "
+                "reciprocal exceeds 65504",
+        explanation="The sparse loss feeds log(clip(p)) to the sparse softmax kernel; the "
+                    "gradient of tf.math.log is upstream * reciprocal(x) with the reciprocal "
+                    "in float16, inf for p < 1/65504, and the upstream softmax(log c) - onehot "
+                    "is non-zero there, so that entry's gradient is inf instead of about "
+                    "1/sum(c).",
+        link="https://github.com/tensorflow/tensorflow/blob/master/tensorflow/python/ops/"
+             f"math_grad.py (_LogGrad: grad * math_ops.reciprocal(x)); {_KNN}",
+        applies=_half_recip_overflow,
+        model=_keras_cat_model(sparse=True),
+        example=_ex_half_recip,
+    ),
+    Divergence(
+        id="tf-log-softmax-grad-float16-cotangent-sum-overflow",
+        title="tf.nn.log_softmax gradient in float16: the cotangent's row sum overflows to inf",
+        framework="tensorflow",
+        entry_points=("tf.nn.log_softmax",),
+        versions=">=2.0",
+        kinds=("gradient",),
+        trigger="float16 with |sum of grad_output over the class axis| > 65504 (e.g. 100000 "
+                "classes with cotangents of order 1)",
+        explanation="TF's LogSoftmax gradient is g - reduce_sum(g, -1) * exp(log_softmax), "
+                    "the row sum a float16 tensor: beyond float16's largest value 65504 it is "
+                    "inf and every entry of the row is g - inf * p = -inf (NaN where the "
+                    "float16 p underflows to 0). The derivative "
+                    "itself is small and finite (a kernel keeping that intermediate in float32, "
+                    "like torch's, gets it); not a tolerance matter: the intermediate does not "
+                    "exist in float16.",
+        link="https://github.com/tensorflow/tensorflow/blob/master/tensorflow/python/ops/"
+             "nn_grad.py (_LogSoftmaxGrad: grad - math_ops.reduce_sum(grad, -1, "
+             "keepdims=True) * softmax)",
+        applies=_half_cotangent_sum_overflows,
+        model=_tf_log_softmax_grad_half,
+        example=_ex_log_softmax_half,
+    ),
+    Divergence(
+        id="keras-sparse-class-labels-rounded-to-dtype",
+        title="Keras SparseCategoricalCrossentropy(dtype=float16/bfloat16) rounds class indices",
+        framework="tensorflow",
+        entry_points=("tf.keras.losses.SparseCategoricalCrossentropy(*)",),
+        versions=_KERAS,
+        kinds=("forward", "gradient"),
+        trigger="a loss object built with dtype bfloat16 (index > 256 not a multiple of the "
+                "spacing) or float16 (index > 2048)",
+        explanation="Loss.__call__ converts y_true to the loss's dtype "
+                    "(ops.convert_to_tensor(y_true, dtype=self.dtype)) before "
+                    "sparse_categorical_crossentropy casts it back to an integer, so in "
+                    "bfloat16 class 257 becomes 256 and 489 becomes 488: the loss and gradient "
+                    "are those of a different class. The function form keeps integer labels.",
+        link=f"{_KLOSSBASE} (Loss.__call__: convert_to_tensor(x, dtype=self.dtype) on y_true)",
+        applies=_sparse_label_rounds,
+        model=_keras_sparse_labels_in_dtype,
+        example=_ex_sparse_label_round,
+    ),
+    Divergence(
+        id="torch-bce-logits-forward-cancellation",
+        title="torch binary_cross_entropy_with_logits loses tiny losses to cancellation (z << 0)",
+        framework="torch",
+        entry_points=_T_BCEL,
+        versions=">=2.0",
+        kinds=("forward",),
+        trigger="negative logits (z < -1) with target < 1 where the loss is small (confident, "
+                "correct predictions: z = -32, t = 0 gives 1.1e-14); visible in a 'sum' or "
+                "'mean' of many such terms in float64",
+        explanation="torch computes (1 - t) z - log_sigmoid(z) (times the pos_weight factor): "
+                    "for z < 0 both terms are about |z| and cancel, so each element carries an "
+                    "absolute error of about ulp(|z|) (7e-15 at |z| = 32 in float64), not a "
+                    "relative one; a sum of 192 losses of ~1e-14 is off by 0.3%. The "
+                    "reference evaluates (1 - t) softplus(z) + t softplus(-z), exact there.",
+        link=f"{_TLOSS} (binary_cross_entropy_with_logits: (1 - target).mul_(input)"
+             ".sub_(log_sigmoid_input))",
+        applies=_weighted_ce_cancels,
+        model=_torch_bce_logits,
+        example=_ex_weighted_cancel,
     ),
     Divergence(
         id="torch-bce-log-clamp-minus-100",

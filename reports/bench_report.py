@@ -82,7 +82,8 @@ def synthetic_results(n: int = 100_000, seed: int = 0, version_shift: float = 0.
                         "worst": None if ulp is None else {"index": [0, rng.randint(0, 9)],
                                                            "expected": 0.25, "actual": 0.2500001},
                         "message": msg,
-                        "nodeid": f"tests/conformance/test_ops.py::test_forward[{fw}-{case_id}-{dtype}]",
+                        "nodeid": ("tests/conformance/test_ops.py::"
+                                   f"test_forward[{fw}-{case_id}-{dtype}]"),
                     })
     return {
         "schema": "lossconform-results", "schema_version": 1,

@@ -356,6 +356,30 @@ def ulp_groups(runs: Sequence[Run]) -> dict[tuple[str, str, str], dict[str, Any]
     return groups
 
 
+_SPACING_AT_1 = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
+
+
+def sample_distance(a: dict[str, Any], b: dict[str, Any], dtype: str) -> float:
+    """Largest distance between two output samples, in ULP of ``dtype`` at the larger value
+    (inf when shapes or non-finite patterns differ)."""
+    if a.get("shape") != b.get("shape"):
+        return math.inf
+    step = _SPACING_AT_1.get(dtype, 2.0**-52)
+    worst = 0.0
+    for x, y in zip(a.get("values", ()), b.get("values", ())):
+        x, y = number(x), number(y)
+        if x is None or y is None:
+            continue
+        if x == y or (x != x and y != y):
+            continue
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return math.inf
+        mag = max(abs(x), abs(y))
+        ulp_here = step * 2.0 ** math.floor(math.log2(mag)) if mag > 0 else step * 2.0**-126
+        worst = max(worst, abs(x - y) / ulp_here)
+    return worst
+
+
 def pairwise_tables(runs: Sequence[Run],
                     groups: dict[tuple[str, str, str], dict[str, Any]] | None = None
                     ) -> list[dict[str, Any]]:
@@ -368,6 +392,7 @@ def pairwise_tables(runs: Sequence[Run],
     for (op, dt, _), g in groups.items():
         stats[(op, dt)].append(g)
     digests: dict[tuple, dict[str, Any]] = defaultdict(dict)
+    samples: dict[tuple, dict[str, Any]] = defaultdict(dict)
     pair_ulp: dict[tuple[str, str], dict[tuple[str, str], float]] = defaultdict(dict)
     multi = len(runs) > 1
     for run in runs:
@@ -380,6 +405,10 @@ def pairwise_tables(runs: Sequence[Run],
             if digest is not None:
                 digests[(run.short, rec["op"], rec["dtype"], rec["device"], rec["id"],
                          rec["kind"])][ep] = digest
+            smp = rec.get("sample")
+            if isinstance(smp, dict) and rec.get("verdict") != "unsupported":
+                samples[(run.short, rec["op"], rec["dtype"], rec["device"], rec["id"],
+                         rec["kind"])][ep] = smp
             pw = rec.get("pairwise")
             if isinstance(pw, dict):
                 key = (rec["op"], rec["dtype"])
@@ -389,6 +418,16 @@ def pairwise_tables(runs: Sequence[Run],
                         pk = tuple(sorted((ep, str(other) + suffix)))
                         cur = pair_ulp[key].get(pk)
                         pair_ulp[key][pk] = d if cur is None or not d <= cur else cur
+    # records carry the first values of each output ("sample"): every entry point saw the
+    # same inputs, so two samples of one case are directly comparable
+    for (_, op, dt, _dev, _id, _kind), eps in samples.items():
+        names = sorted(eps)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                d = sample_distance(eps[a], eps[b], dt)
+                pk = (a, b)
+                cur = pair_ulp[(op, dt)].get(pk)
+                pair_ulp[(op, dt)][pk] = d if cur is None or not d <= cur else cur
     same: dict[tuple[str, str], Counter] = defaultdict(Counter)
     both: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for (_, op, dt, *_), eps in digests.items():
@@ -527,7 +566,8 @@ def run_summaries(runs: Sequence[Run]) -> list[dict[str, Any]]:
                             "available" if info.get("available") else
                             f"unavailable: {info.get('reason') or '?'}"))
         keys = ("python", "numpy", "platform", "cpu", "gpus", "hostname", "seed",
-                "selected_frameworks", "selected_dtypes", "xdist_workers", "pytest_args", "env")
+                "selected_frameworks", "selected_dtypes", "selected_device", "xdist_workers",
+                "pytest_args", "env")
         env_rows = [(k, _plain(env[k])) for k in keys if env.get(k) not in (None, "", [], {})]
         env_rows += [(k, _plain(v)) for k, v in env.items()
                      if k not in keys and v not in (None, "", [], {})]

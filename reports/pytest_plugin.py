@@ -137,6 +137,9 @@ def write_atomic(path: Path, document: dict[str, Any]) -> None:
     text = json.dumps(document, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a results file is for sharing
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.write("\n")
@@ -222,6 +225,7 @@ def environment(config: pytest.Config) -> dict[str, Any]:
         "seed": _option(config, "--lc-seed"),
         "selected_frameworks": _option(config, "--lc-frameworks"),
         "selected_dtypes": _option(config, "--lc-dtypes"),
+        "selected_device": _option(config, "--lc-device"),
         "xdist_workers": _option(config, "numprocesses"),
         "gpus": gpus(),
         "env": {k: v for k, v in sorted(os.environ.items())

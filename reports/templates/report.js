@@ -361,7 +361,7 @@
       kv(t, 'max rel error', fmtNum(C.rel[i]));
       var tol = C.tol[i] >= 0 ? OBJ[C.tol[i]] : null;
       kv(t, 'tolerance', tol ? (typeof tol === 'object' && !Array.isArray(tol) ?
-        Object.keys(tol).map(function (k) { return k + '=' + fmtNum(tol[k]); }).join(', ') : json(tol)) : '\u2014');
+        Object.keys(tol).map(function (k) { var x = tol[k]; return k + '=' + (typeof x === 'number' || typeof x === 'string' || x === null ? fmtNum(x) : json(x)); }).join(', ') : json(tol)) : '\u2014');
       var w = C.worst[i];
       if (w && typeof w === 'object') {
         kv(t, 'worst index', json(w.index));

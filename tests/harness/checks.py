@@ -68,6 +68,21 @@ def natural_scale(call: Call, kind: str) -> float:
     return g * wmax
 
 
+#: How many leading elements of each output a record keeps, for the pairwise view.
+SAMPLE_SIZE = 16
+
+
+def sample(value: np.ndarray) -> dict[str, Any]:
+    """Shape and the first SAMPLE_SIZE values (flattened, C order) of an output.
+
+    Every framework sees identical inputs for a case, so samples of two entry points on the
+    same case and dtype are directly comparable (the report's pairwise view).
+    """
+    v = np.asarray(value, dtype=np.float64)
+    flat = v.reshape(-1)[:SAMPLE_SIZE]
+    return {"shape": list(v.shape), "values": [float(x) for x in flat]}
+
+
 @dataclass
 class CheckResult:
     records: list[dict[str, Any]] = field(default_factory=list)
@@ -176,6 +191,8 @@ def run_check(
             "max_ulp": cmp.max_ulp,
             "worst": cmp.worst(),
             "eval_seconds": eval_seconds if kind == "forward" else 0.0,
+            "sample": sample(out.value),
+            "expected_sample": sample(exp),
         }
         if cmp.ok:
             rec["verdict"] = "agree"

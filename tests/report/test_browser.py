@@ -256,8 +256,8 @@ def test_injected_script_does_not_run(browser: Chromium, fixture_page: Path) -> 
     assert browser.errors() == []
     assert browser.evaluate("typeof window.__pwned") == "undefined"
     # The hostile case id is shown, as text, in a row header of the matrix.
-    headers = browser.evaluate(
-        "Array.from(document.querySelectorAll('th.case')).map(function (t) { return t.textContent; })")
+    headers = browser.evaluate("Array.from(document.querySelectorAll('th.case'))"
+                               ".map(function (t) { return t.textContent; })")
     assert "softmax-<script>window.__pwned=1</script>" in headers
     assert _count(browser, "#matrix-body script, #drill script, #matrix-body img") == 0
     assert browser.evaluate("document.querySelector('a[href^=\"javascript:\"]') === null")
@@ -276,8 +276,8 @@ def test_filter_changes_what_is_shown(browser: Chromium, fixture_page: Path) -> 
     })()""")
     after = _count(browser, "td.cell[data-row]")
     assert 0 < after < before
-    classes = browser.evaluate(
-        "Array.from(document.querySelectorAll('td.cell[data-row]')).map(function (t) { return t.className; })")
+    classes = browser.evaluate("Array.from(document.querySelectorAll('td.cell[data-row]'))"
+                               ".map(function (t) { return t.className; })")
     assert not any("c-agree" in c for c in classes)
     assert _count(browser, "table.matrix tbody tr") < rows_before
     # The search box narrows to one op's case.
@@ -300,12 +300,12 @@ def test_drill_down_opens_with_repro(browser: Chromium, fixture_page: Path) -> N
     assert "window.__pwned=2" in text  # the hostile message, shown as text
     assert browser.evaluate("typeof window.__pwned") == "undefined"
     # A divergence cell shows the registry's explanation and its link.
-    browser.evaluate(
-        "document.querySelector('.op-section[data-op=\"categorical_crossentropy\"] td.c-divergence').click()")
+    browser.evaluate("document.querySelector("
+                     "'.op-section[data-op=\"categorical_crossentropy\"] td.c-divergence').click()")
     text = browser.evaluate("document.getElementById('drill-body').textContent")
     assert "keras-clip-eps" in text and "epsilon=1e-7" in text
-    assert browser.evaluate(
-        "document.querySelector('#drill-body a').href.indexOf('https://github.com/keras-team') === 0")
+    assert browser.evaluate("document.querySelector('#drill-body a').href"
+                            ".indexOf('https://github.com/keras-team') === 0")
     assert browser.errors() == []
 
 
