@@ -9,7 +9,7 @@ the snippet in a report is the code that produced the number.
 
 TensorFlow is imported lazily (inside methods): importing this module never imports it.
 ``TF_CPP_MIN_LOG_LEVEL`` defaults to "2" before the import; ``TF_ENABLE_ONEDNN_OPTS`` is left
-as the environment has it (recorded in ``conventions['onednn']``).
+as the environment has it (each run's results record its value).
 """
 from __future__ import annotations
 
@@ -444,8 +444,7 @@ _CONVENTIONS: dict[str, Any] = {
     },
     "onednn": {
         "value": "TF_ENABLE_ONEDNN_OPTS left as set in the environment (unset = TF's default: "
-                 "oneDNN on for x86 CPUs); the value seen at first use is in "
-                 "conventions['onednn_env']",
+                 "oneDNN on for x86 CPUs); each run's value is in its results' environment",
         "source": "https://www.tensorflow.org/install/pip (oneDNN note)",
     },
     "execution": {"value": "eager, no tf.function; gradients by tf.GradientTape with "
@@ -471,10 +470,6 @@ class TensorFlowAdapter:
             import tensorflow as tf
 
             self._mods = (tf, keras)
-            conv = dict(self.conventions)
-            conv["onednn_env"] = {"value": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
-                                  "source": "environment"}
-            self.conventions = conv
         return self._mods
 
     def available(self) -> str | None:
