@@ -10,6 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.lossconform-installed
 OUT    := reports/out
+RUN    := $(OUT)/conform
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: setup conform test report bench chromium clean
@@ -29,14 +30,14 @@ chromium:
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
 conform: $(STAMP)
-	@mkdir -p $(OUT)
+	@mkdir -p $(RUN)
 	$(PYTEST) tests/conformance tests/conventions -n $(JOBS) -q \
-	  --results $(OUT)/results.json --junitxml $(OUT)/junit.xml $(ARGS); \
+	  --results $(RUN)/results.json --junitxml $(RUN)/junit.xml $(ARGS); \
 	status=$$?; \
-	$(BIN)/python -m reports build $(OUT)/results.json -o $(OUT)/report.html || exit 1; \
-	echo "results: $(abspath $(OUT))/results.json"; \
-	echo "junit:   $(abspath $(OUT))/junit.xml"; \
-	echo "report:  $(abspath $(OUT))/report.html"; \
+	$(BIN)/python -m reports build $(RUN)/results.json -o $(RUN)/report.html || exit 1; \
+	echo "results: $(abspath $(RUN))/results.json"; \
+	echo "junit:   $(abspath $(RUN))/junit.xml"; \
+	echo "report:  $(abspath $(RUN))/report.html"; \
 	exit $$status
 
 test: $(STAMP) chromium
@@ -44,7 +45,7 @@ test: $(STAMP) chromium
 	$(PYTEST) -n $(JOBS) -q --results $(OUT)/test-results.json --junitxml $(OUT)/test-junit.xml $(ARGS)
 
 report: $(STAMP)
-	$(BIN)/python -m reports build $(OUT)/results.json -o $(OUT)/report.html
+	$(BIN)/python -m reports build $(RUN)/results.json -o $(RUN)/report.html
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmark.py

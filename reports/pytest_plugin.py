@@ -58,6 +58,23 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(ResultsCollector(config), "lossconform-results-collector")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any):
+    """Carry records on the report itself, not in ``user_properties``.
+
+    JUnit XML writes every user property of every test into the file (90 MB for a full
+    run); records travel instead as the report attribute ``lossconform_records``, which
+    pytest-xdist serialises with the rest of the report.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    props = list(report.user_properties or ())
+    records = [p for p in props if isinstance(p, tuple) and len(p) == 2 and p[0] == RECORD_KEY]
+    if records:
+        report.lossconform_records = records
+        report.user_properties = [p for p in props if p not in records]
+
+
 class ResultsCollector:
     """Per-session state; registered once per (controller) config."""
 
@@ -75,7 +92,7 @@ class ResultsCollector:
         self._current = item  # lets an interrupted test's records be saved too
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self._take(report.nodeid, report.user_properties)
+        self._take(report.nodeid, getattr(report, "lossconform_records", None) or report.user_properties)
 
     def _take(self, nodeid: str, properties: Any) -> None:
         index = 0

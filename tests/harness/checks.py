@@ -189,6 +189,7 @@ def run_check(
             "max_abs_err": cmp.max_abs_err,
             "max_rel_err": cmp.max_rel_err,
             "max_ulp": cmp.max_ulp,
+            "tolerance_used": cmp.tolerance_used,
             "worst": cmp.worst(),
             "eval_seconds": eval_seconds if kind == "forward" else 0.0,
             "sample": sample(out.value),

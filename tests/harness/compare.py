@@ -62,6 +62,7 @@ class Comparison:
     expected_at_worst: float | None
     actual_at_worst: float | None
     scale: float = 0.0  # what atol was multiplied by
+    tolerance_used: float | None = None  # max of |a - e| / allowed: <= 1 passes; inf if non-finite mismatch
 
     def worst(self) -> dict[str, Any] | None:
         if self.worst_index is None:
@@ -85,7 +86,7 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tol: Tolerance
     if a.shape != e.shape:
         return Comparison(False, f"shape {a.shape} != expected {e.shape}", None, None, None, None, None, None)
     if a.size == 0:
-        return Comparison(True, None, 0.0, 0.0, 0.0, None, None, None)
+        return Comparison(True, None, 0.0, 0.0, 0.0, None, None, None, 0.0, 0.0)
 
     fin_e, fin_a = np.isfinite(e), np.isfinite(a)
     # Non-finite values must match exactly: same positions, same kind (nan, +inf, -inf).
@@ -99,6 +100,8 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tol: Tolerance
     scale = max(float(np.max(np.abs(e[fin_e]))) if fin_e.any() else 0.0, scale_floor)
     allowed = tol.atol * scale + TINY[dtype] + tol.rtol * np.where(fin_e, np.abs(e), 0.0)
     excess = diff - allowed
+    with np.errstate(divide="ignore", invalid="ignore"):
+        used = np.where(diff == 0, 0.0, diff / allowed)
     worst = np.unravel_index(int(np.argmax(excess)), e.shape)
     ok = bool(np.all(excess <= 0))
     problem = None
@@ -119,4 +122,5 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tol: Tolerance
         float(e[worst]),
         float(a[worst]),
         scale,
+        float(np.max(used)),
     )
