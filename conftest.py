@@ -109,3 +109,34 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                         id=f"{fw}-{slug(spec.name)}-{dtype}-{case.id}",
                     ))
     metafunc.parametrize("matrix_item", params)
+
+
+def _framework_tokens(framework: str) -> set[str]:
+    """Words that tie a test's id to one framework: its name, its entry points, its divergences."""
+    adapter = _ADAPTERS[framework]
+    tokens = {framework} | {slug(s.name) for s in adapter.entry_points()}
+    try:
+        from adapters.divergences import REGISTRY
+    except ImportError:
+        REGISTRY = ()
+    tokens |= {d.id for d in REGISTRY if d.framework == framework}
+    return tokens
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--lc-frameworks narrows every test module, not only the matrix: a parametrized test
+    whose id names an unselected framework (or one of its entry points or divergences) is
+    skipped, visibly, with the reason."""
+    unselected = [fw for fw in _ADAPTERS if fw not in config.lc_frameworks]
+    if not unselected:
+        return
+    tokens = {fw: _framework_tokens(fw) for fw in unselected}
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or "matrix_item" in callspec.params:
+            continue
+        words = set(re.split(r"[\[\]\-]", callspec.id)) | {callspec.id}
+        for fw, toks in tokens.items():
+            if words & toks or any(t in callspec.id for t in toks if len(t) > 8):
+                item.add_marker(pytest.mark.skip(reason=f"{fw} not selected (--lc-frameworks)"))
+                break
