@@ -54,6 +54,10 @@ class Divergence:
     applies: Callable[[Call], bool]
     model: Callable[[Call], ModelResult]
     example: Callable[[], Call]
+    #: the dtype the framework really computes in when it is not the call's dtype (Keras
+    #: loss classes built without dtype compute in float32): the harness and the tests then
+    #: compare the framework with the model to that dtype's accuracy, not the call's.
+    compute_dtype: str | None = None
 
     def matches_entry_point(self, entry_point: str) -> bool:
         return any(fnmatch.fnmatchcase(entry_point, pat) for pat in self.entry_points)
@@ -251,8 +255,9 @@ def _keras_categorical(call: Call, *, from_logits: bool, sparse: bool,
     n = float(max(int(np.prod(items)), 1))
     if ignored.any() and ignore_divisor == "valid":
         valid = float(np.sum(~ignored))
-        # Keras apply_mask: weight total/valid on valid items (divide_no_nan: 0 if none valid)
-        mw = n / valid if valid else 0.0
+        # Keras apply_mask: for 'sum_over_batch_size' weight total/valid on valid items
+        # (divide_no_nan: 0 if none valid); for 'none' and 'sum' the plain 0/1 mask
+        mw = (n / valid if valid else 0.0) if call.reduction == "mean" else 1.0
         s = np.where(ignored, 0.0, s * mw)
     fwd = _reduce(s * l, n, call.reduction)
     grad = None
@@ -313,6 +318,39 @@ def _keras_cat_model(*, sparse: bool = False,
 
 def _keras_bin_model(call: Call) -> ModelResult:
     return _keras_binary(call, from_logits=call.op == "binary_cross_entropy_with_logits")
+
+
+def _keras_class_f32_inputs(call: Call) -> Call:
+    """What Keras' Loss.__call__ hands to the loss when the class was built without dtype:
+    y_pred and y_true converted to keras.config.floatx() (float32), the sample weight cast
+    to it in reduce_weighted_values, and the cotangent in the float32 output's dtype."""
+    opts = dict(call.options)
+    for name in ("weight", "sample_weight"):
+        if opts.get(name) is not None:
+            opts[name] = _rd(opts[name], "float32")
+    tgt = call.target
+    if tgt is not None and call.target_kind != "index":
+        tgt = _rd(tgt, "float32")
+    go = None if call.grad_output is None else _rd(call.grad_output, "float32")
+    return Call(**{**call.__dict__, "x": _rd(call.x, "float32"), "target": tgt,
+                   "options": opts, "grad_output": go, "dtype": "float32"})
+
+
+def _keras_class_in_float32(*, sparse: bool) -> Callable[[Call], ModelResult]:
+    """A Keras loss class built without dtype: the Keras model (every convention of
+    _keras_categorical / _keras_binary) evaluated on the inputs rounded to float32, the
+    loss rounded to float32 and the gradient (float32, cast back through the input's cast)
+    rounded to float32."""
+    def model(call: Call) -> ModelResult:
+        c = _keras_class_f32_inputs(call)
+        if _empty_reduced(c):
+            return _keras_empty_batch(c)
+        if c.op == "cross_entropy":
+            fwd, grad = _keras_categorical(c, from_logits=True, sparse=sparse)
+        else:
+            fwd, grad = _keras_binary(c, from_logits=c.op == "binary_cross_entropy_with_logits")
+        return _rd(fwd, "float32"), None if grad is None else _rd(grad, "float32")
+    return model
 
 
 # --------------------------------------------------------------------------- torch models
@@ -390,6 +428,118 @@ def _torch_ls_negative(call: Call) -> ModelResult:
     grad = R.cross_entropy_vjp(call.x, call.target, grad_output=call.grad_output, **kw) \
         if _want_grad(call) else None
     return np.asarray(fwd, dtype=np.float64), None if grad is None else np.asarray(grad)
+
+
+_F16_MAX = float(np.finfo(np.float16).max)
+
+
+def _index_items(call: Call) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(per-item losses of the reference, reduction 'none'; per-item weights w[y_i] with
+    ignored items 0; the ignored mask) for an index-target categorical call."""
+    kw = dict(axis=call.axis, weight=call.option("weight"),
+              ignore_index=call.option("ignore_index"), reduction="none")
+    if call.op == "cross_entropy":
+        kw.update(target_kind="index", label_smoothing=_ls(call))
+        l = R.cross_entropy(call.x, call.target, **kw)
+    else:
+        l = R.nll_loss(call.x, call.target, **kw)
+    y = np.asarray(call.target)
+    ii = call.option("ignore_index")
+    ignored = np.zeros(y.shape, bool) if ii is None else (y == ii)
+    w = call.option("weight")
+    wy = np.ones(y.shape) if w is None else np.asarray(w, np.float64)[np.where(ignored, 0, y)]
+    return np.asarray(l, np.float64), np.where(ignored, 0.0, wy), ignored
+
+
+def _torch_mean_half_total_weight(call: Call) -> ModelResult:
+    """torch nll_loss (and cross_entropy with index targets, which calls it) 'mean' in
+    float16: the output and total_weight are float16 tensors, so sum_i w[y_i] beyond 65504 is
+    inf and the loss is sum / inf = 0 (NaN when the float16 sum overflows too); the backward
+    divides the cotangent by the same inf total weight: gradient 0."""
+    l, wy, _ = _index_items(call)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        num = _rd(np.sum(wy * l), "float16")
+        fwd = np.asarray(num / _rd(np.sum(wy), "float16"))
+    grad = np.zeros(call.x.shape) if _want_grad(call) else None
+    return fwd, grad
+
+
+def _torch_half_mean_overflows(call: Call) -> bool:
+    if call.dtype != "float16" or call.reduction != "mean" or call.target_kind != "index" \
+            or call.op not in ("cross_entropy", "nll_loss") or _ls(call):
+        return False
+    _, wy, _ = _index_items(call)
+    return bool(np.isinf(_rd(np.sum(wy), "float16")))
+
+
+def _torch_ls_half_smooth_sum(call: Call) -> ModelResult:
+    """torch cross_entropy with label_smoothing and index targets
+    (cross_entropy_loss_label_smoothing): (1 - eps) nll + ret * eps / C with
+    smooth_i = -sum_c w_c log p_ic and ret = smooth_i ('none'), sum_i smooth_i ('sum') or
+    that sum / sum_i w[y_i] (count of valid items without weights) ('mean'), every tensor in
+    the input's dtype: in float16 smooth_i, or their sum, beyond 65504 is inf and so is the
+    loss, although eps / C scales it back to the size of the loss."""
+    x = _last(call.x, call)
+    C = x.shape[-1]
+    lp = np.asarray(R.log_softmax(x, axis=-1), dtype=np.float64)
+    w = call.option("weight")
+    wc = np.ones(C) if w is None else np.asarray(w, np.float64)
+    l, wy, ignored = _index_items(call)
+    eps = _ls(call)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        smooth = np.where(ignored, 0.0, _rd(-np.sum(lp * wc, axis=-1), call.dtype))
+        nll = (l - eps / C * np.where(ignored, 0.0, -np.sum(lp * wc, axis=-1))) / (1.0 - eps) \
+            if eps < 1.0 else np.zeros(l.shape)
+        if call.reduction == "none":
+            ret, nll_r = smooth, nll
+        else:
+            ret = _rd(np.sum(smooth), call.dtype)
+            nll_r = np.sum(wy * nll) if w is not None else np.sum(nll)
+            if call.reduction == "mean":
+                ret = ret / np.sum(wy)
+                nll_r = nll_r / np.sum(wy)
+        fwd = (1.0 - eps) * nll_r + ret * (eps / C)
+    return np.asarray(fwd, dtype=np.float64), None
+
+
+def _torch_ls_half_overflows(call: Call) -> bool:
+    if call.op != "cross_entropy" or call.target_kind != "index" or not _ls(call) > 0 \
+            or call.dtype != "float16":
+        return False
+    x = _last(call.x, call)
+    lp = np.asarray(R.log_softmax(x, axis=-1), dtype=np.float64)
+    w = call.option("weight")
+    wc = np.ones(x.shape[-1]) if w is None else np.asarray(w, np.float64)
+    sm = -np.sum(lp * wc, axis=-1)
+    tot = sm if call.reduction == "none" else np.sum(sm)
+    return bool(np.any(np.abs(tot) > _F16_MAX))
+
+
+def _tf_half_mean(call: Call) -> ModelResult:
+    """tf.reduce_mean (the adapter's 'mean' for tf.nn / keras.losses functions) and Keras'
+    'sum_over_batch_size' (ops.sum / cast(prod(shape), dtype), divide_no_nan) in float16: the
+    item count is cast to float16, inf beyond 65504, so the mean is sum / inf = 0 (NaN when
+    the float16 sum overflows too) and its gradient cotangent / inf = 0."""
+    a = _cls_axis(call)
+    n = float(np.prod([d for i, d in enumerate(call.x.shape) if i != a]))
+    if call.op == "cross_entropy":
+        l, _ = _keras_categorical(Call(**{**call.__dict__, "options": {
+            **call.options, "reduction": "none"}, "grad_output": None}), from_logits=True,
+            sparse=False)
+    else:
+        l, _, _ = _index_items(call)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        fwd = np.asarray(_rd(np.sum(l), "float16") / _rd(n, "float16"))
+    return fwd, np.zeros(call.x.shape) if _want_grad(call) else None
+
+
+def _tf_half_count_overflows(call: Call) -> bool:
+    if call.dtype != "float16" or call.reduction != "mean" or call.op != "cross_entropy" \
+            or call.option("sample_weight") is not None or call.option("ignore_index") \
+            is not None or call.x.ndim < 1:
+        return False
+    a = _cls_axis(call)
+    return float(np.prod([d for i, d in enumerate(call.x.shape) if i != a])) > _F16_MAX
 
 
 # --------------------------------------------------------------------------- TF models
@@ -845,6 +995,36 @@ def _ex_weighted_cancel() -> Call:
                  grad=False)
 
 
+def _ex_f32_cat() -> Call:
+    return _call("cross_entropy", [[0.1, -1.3, 2.7, 0.3], [1.1, 0.7, -0.4, -2.2],
+                                   [0.0, 3.3, -1.9, 1.7]],
+                 target=[0, 1, 3], target_kind="index", options={"reduction": "sum"})
+
+
+def _ex_f32_bin() -> Call:
+    return _call("binary_cross_entropy_with_logits", [[0.1, -1.3, 2.7], [1.1, 0.7, -0.4]],
+                 target=[[1.0, 0.0, 0.3], [0.0, 1.0, 0.9]], options={"reduction": "sum"})
+
+
+def _ex_half_many_items(op: str = "cross_entropy") -> Call:
+    """70000 confident items in float16: the mean loss is 0.0198, the item count (or torch's
+    total weight) is beyond float16's 65504. A cotangent of 1e4 makes the gradient's loss
+    visible (1e4 / 70000 = 0.14 per item instead of 0)."""
+    rng = np.random.default_rng(70000)
+    z = _rd(rng.normal(0.0, 0.3, (70000, 2)) + np.array([4.0, 0.0]), "float16")
+    if op == "nll_loss":
+        z = _rd(np.asarray(R.log_softmax(z, axis=-1), dtype=np.float64), "float16")
+    return Call(op=op, x=z, dtype="float16", target=np.zeros(70000, np.int64),
+                target_kind="index", options={"reduction": "mean"},
+                grad_output=np.asarray(1e4))
+
+
+def _ex_ls_half_many_classes() -> Call:
+    return _call("cross_entropy", np.zeros((16, 1000)), dtype="float16",
+                 target=np.arange(16) * 7, target_kind="index",
+                 options={"label_smoothing": 0.1, "reduction": "mean"}, grad=False)
+
+
 def _keras_all_ignored_model(call: Call) -> ModelResult:
     return np.asarray(0.0), None
 
@@ -1087,7 +1267,8 @@ REGISTRY: tuple[Divergence, ...] = (
         framework="tensorflow",
         entry_points=("tf.nn.softmax_cross_entropy_with_logits",
                       "tf.keras.losses.categorical_crossentropy(from_logits=True)",
-                      "tf.keras.losses.CategoricalCrossentropy(from_logits=True)"),
+                      "tf.keras.losses.CategoricalCrossentropy(from_logits=True)",
+                      "tf.keras.losses.CategoricalCrossentropy(from_logits=True, dtype=None)"),
         versions=">=2.0",
         kinds=("gradient",),
         trigger="probability targets whose rows do not sum to 1",
@@ -1147,7 +1328,8 @@ REGISTRY: tuple[Divergence, ...] = (
         framework="tensorflow",
         entry_points=("tf.nn.softmax_cross_entropy_with_logits",
                       "tf.keras.losses.categorical_crossentropy(from_logits=True)",
-                      "tf.keras.losses.CategoricalCrossentropy(from_logits=True)"),
+                      "tf.keras.losses.CategoricalCrossentropy(from_logits=True)",
+                      "tf.keras.losses.CategoricalCrossentropy(from_logits=True, dtype=None)"),
         versions=">=2.0",
         kinds=("forward",),
         trigger="a -inf logit whose (smoothed) label is 0, in a row whose maximum is finite",
@@ -1276,7 +1458,8 @@ REGISTRY: tuple[Divergence, ...] = (
         id="keras-sparse-class-labels-rounded-to-dtype",
         title="Keras SparseCategoricalCrossentropy(dtype=float16/bfloat16) rounds class indices",
         framework="tensorflow",
-        entry_points=("tf.keras.losses.SparseCategoricalCrossentropy(*)",),
+        entry_points=("tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
+                      "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=False)"),
         versions=_KERAS,
         kinds=("forward", "gradient"),
         trigger="a loss object built with dtype bfloat16 (index > 256 not a multiple of the "
@@ -1398,6 +1581,149 @@ REGISTRY: tuple[Divergence, ...] = (
         applies=_ls_negative,
         model=_torch_ls_negative,
         example=_ex_ls_neg_torch,
+    ),
+)
+
+_F32_EXPL = ("Loss.__init__ takes dtype=None to mean keras.config.floatx() (float32) and "
+             "Loss.__call__ converts y_pred and y_true with ops.convert_to_tensor(x, "
+             "dtype=self.dtype); the loss and its reduction (sample weights cast too) run in "
+             "float32 and the result is a float32 tensor. On float64 inputs the loss is only "
+             "float32-accurate (the logits are rounded to float32 first: a logit offset of 1e8 "
+             "keeps only multiples of 8) and the gradient, which flows back through the cast, "
+             "is a float32 value returned as float64. float16 and bfloat16 inputs are upcast "
+             "exactly and give a float32 loss (a gradient in the input dtype) that is MORE "
+             "accurate than the input dtype: those agree with the reference (or with the "
+             "other Keras entries) and are not this divergence. Building the class with "
+             "dtype='float64' (or keras.config.set_floatx('float64')) avoids it.")
+_F32_LINK = (f"{_KLOSSBASE} (Loss.__init__: dtype_policies.get(dtype or backend.floatx()); "
+             "Loss.__call__: ops.convert_to_tensor(x, dtype=self.dtype)); "
+             "https://keras.io/api/losses/ (dtype argument)")
+_F32_TRIGGER = "float64 inputs to the loss class constructed without dtype"
+REGISTRY += (
+    Divergence(
+        id="keras-cce-class-computes-in-float32",
+        title="Keras CategoricalCrossentropy() without dtype computes float64 inputs in float32",
+        framework="tensorflow",
+        entry_points=("tf.keras.losses.CategoricalCrossentropy(from_logits=True, dtype=None)",),
+        versions=_KERAS,
+        kinds=("forward", "gradient"),
+        trigger=_F32_TRIGGER,
+        explanation=_F32_EXPL,
+        link=_F32_LINK,
+        applies=lambda c: c.dtype == "float64" and c.op == "cross_entropy",
+        model=_keras_class_in_float32(sparse=False),
+        example=_ex_f32_cat,
+        compute_dtype="float32",
+    ),
+    Divergence(
+        id="keras-sparse-cce-class-computes-in-float32",
+        title="Keras SparseCategoricalCrossentropy() without dtype computes float64 inputs in "
+              "float32",
+        framework="tensorflow",
+        entry_points=("tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True, "
+                      "dtype=None)",),
+        versions=_KERAS,
+        kinds=("forward", "gradient"),
+        trigger=_F32_TRIGGER,
+        explanation=_F32_EXPL + " The integer labels are converted to float32 too (exact "
+                                "below 2**24, so no class is changed in practice).",
+        link=_F32_LINK,
+        applies=lambda c: c.dtype == "float64" and c.op == "cross_entropy",
+        model=_keras_class_in_float32(sparse=True),
+        example=_ex_f32_cat,
+        compute_dtype="float32",
+    ),
+    Divergence(
+        id="keras-bce-class-computes-in-float32",
+        title="Keras BinaryCrossentropy() without dtype computes float64 inputs in float32",
+        framework="tensorflow",
+        entry_points=("tf.keras.losses.BinaryCrossentropy(from_logits=True, dtype=None)",),
+        versions=_KERAS,
+        kinds=("forward", "gradient"),
+        trigger=_F32_TRIGGER,
+        explanation=_F32_EXPL,
+        link=_F32_LINK,
+        applies=lambda c: c.dtype == "float64" and c.op == "binary_cross_entropy_with_logits",
+        model=_keras_class_in_float32(sparse=False),
+        example=_ex_f32_bin,
+        compute_dtype="float32",
+    ),
+)
+
+REGISTRY += (
+    Divergence(
+        id="torch-nll-mean-float16-total-weight-overflow",
+        title="torch nll_loss/cross_entropy 'mean' in float16: over 65504 items the loss is 0",
+        framework="torch",
+        entry_points=_T_CE + _T_NLL,
+        versions=">=1.0",
+        kinds=("forward", "gradient"),
+        trigger="float16, index targets, reduction 'mean', sum of w[y_i] over non-ignored "
+                "items above 65504 (e.g. 70000 items without class weights)",
+        explanation="nll_loss_forward keeps total_weight (the mean's denominator) in the "
+                    "input's dtype: in float16 it overflows to inf beyond 65504, so the mean "
+                    "is sum / inf = 0 (NaN when the float16 sum overflows as well) and the "
+                    "backward divides the cotangent by the same inf: the gradient is 0. The "
+                    "mean itself (here 0.0198) is representable. The sum is accumulated in "
+                    "float, so 60000 items are right; torch's binary losses (mean computed "
+                    "by Tensor.mean) and bfloat16 (range of float32) are not affected.",
+        link=f"{_TLOSSNLL} (nll_loss_out_frame: total_weight tensor of the input's "
+             "scalar type; output = sum / total_weight)",
+        applies=_torch_half_mean_overflows,
+        model=_torch_mean_half_total_weight,
+        example=_ex_half_many_items,
+    ),
+    Divergence(
+        id="torch-label-smoothing-float16-smooth-sum-overflow",
+        title="torch cross_entropy(label_smoothing) in float16: inf once sum_c -log p exceeds "
+              "65504",
+        framework="torch",
+        entry_points=_T_CE,
+        versions=">=1.10",
+        kinds=("forward",),
+        trigger="float16, index targets, label_smoothing > 0, and sum over classes (and, for "
+                "'sum'/'mean', over items) of -w_c log p_c above 65504: e.g. 16 items x 1000 "
+                "classes (about 110000), or one item with 10000+ classes",
+        explanation="cross_entropy_loss_label_smoothing computes smooth_loss = -(log_softmax "
+                    "* w).sum(class_dim) and smooth_loss.sum() as float16 tensors BEFORE "
+                    "scaling them by label_smoothing / C, so the intermediate overflows to inf "
+                    "although the loss (6.9 for uniform logits over 1000 classes) is small; "
+                    "the gradient is unaffected (it never forms that sum). Keras' smoothing "
+                    "(applied to the targets) does not overflow.",
+        link=f"{_TLOSSNLL} (cross_entropy_loss_label_smoothing: smooth_loss.sum() ... "
+             "ret * (label_smoothing / n_classes))",
+        applies=_torch_ls_half_overflows,
+        model=_torch_ls_half_smooth_sum,
+        example=_ex_ls_half_many_classes,
+    ),
+    Divergence(
+        id="tf-mean-float16-item-count-overflow",
+        title="TF/Keras mean of float16 losses over more than 65504 items is 0 (count is inf)",
+        framework="tensorflow",
+        entry_points=("tf.nn.softmax_cross_entropy_with_logits",
+                      "tf.nn.sparse_softmax_cross_entropy_with_logits",
+                      "tf.keras.losses.categorical_crossentropy(from_logits=True)",
+                      "tf.keras.losses.sparse_categorical_crossentropy(from_logits=True)",
+                      "tf.keras.losses.CategoricalCrossentropy(from_logits=True)",
+                      "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)"),
+        versions=_KERAS,
+        kinds=("forward", "gradient"),
+        trigger="float16 losses averaged over more than 65504 items: tf.reduce_mean of the "
+                "per-item losses, or a Keras loss class built with dtype='float16' and "
+                "reduction 'sum_over_batch_size'",
+        explanation="tf.reduce_mean divides the float16 sum by the item count cast to "
+                    "float16, and Keras' reduce_values divides by "
+                    "ops.cast(prod(shape), loss.dtype): beyond 65504 the count is inf, so "
+                    "the mean is 0 (NaN when the float16 sum overflows too, divide_no_nan "
+                    "only guards a zero divisor) and the gradient cotangent / inf is 0. "
+                    "The sum itself is accumulated accurately (60000 items are right). A "
+                    "loss class built without dtype computes in float32 and is not affected.",
+        link="https://github.com/tensorflow/tensorflow/blob/master/tensorflow/core/kernels/"
+             f"reduction_ops_common.h (MeanReducer: sum / count in the tensor's type); "
+             f"{_KLOSSBASE} (reduce_values: ops.cast(ops.prod(shape), loss.dtype))",
+        applies=_tf_half_count_overflows,
+        model=_tf_half_mean,
+        example=_ex_half_many_items,
     ),
 )
 

@@ -40,13 +40,17 @@ class _Entry:
     from_logits: bool | None = None
     loss_class: str | None = None  # "keras.losses.X" for the loss classes
     options: frozenset[str] = frozenset()  # canonical options it can express (besides reduction)
+    #: loss classes: whether the constructor gets dtype=call dtype. Without it Keras computes
+    #: in the global policy's float type (keras.config.floatx(), float32) whatever the input.
+    dtype_arg: bool = True
 
 
 def _ep(name: str, op: str, family: str, notes: str, *, expr: str = "",
         from_logits: bool | None = None, loss_class: str | None = None,
-        options: Sequence[str] = ()) -> _Entry:
-    return _Entry(EntryPointSpec(name, op, DTYPES, notes), family, expr, from_logits,
-                  loss_class, frozenset(options))
+        options: Sequence[str] = (), dtypes: Sequence[str] = DTYPES,
+        dtype_arg: bool = True) -> _Entry:
+    return _Entry(EntryPointSpec(name, op, tuple(dtypes), notes), family, expr, from_logits,
+                  loss_class, frozenset(options), dtype_arg)
 
 
 _REDUCE_FN = "reduction 'none' is the function's per-item output; 'mean'/'sum' apply " \
@@ -55,6 +59,7 @@ _REDUCE_CLS = "reduction none->'none', sum->'sum', mean->'sum_over_batch_size' "
               "(divides by the number of loss items, not by the sum of sample weights)"
 _SPARSE_AXIS = "a class axis other than the last is moved last with tf.transpose " \
                "(the TF backend rejects axis != -1)"
+_NOT_F32 = tuple(d for d in DTYPES if d != "float32")
 _ONE_HOT = "index targets are one-hot encoded with tf.one_hot(target, C, axis=axis)"
 
 _ENTRIES: tuple[_Entry, ...] = (
@@ -135,6 +140,31 @@ _ENTRIES: tuple[_Entry, ...] = (
         f"('none' has shape x.shape[:-1], no gradient for a cotangent of x's shape); {_REDUCE_CLS}; an element weight constant along the "
         "last axis is passed as sample_weight=weight[..., 0]", from_logits=False,
         loss_class="keras.losses.BinaryCrossentropy", options=("label_smoothing", "weight")),
+    # The loss classes as users usually build them: WITHOUT dtype. Loss.__call__ then converts
+    # y_true and y_pred to the global policy's float type (float32), computes and reduces in
+    # it and returns a float32 loss for float16, bfloat16 and float64 inputs alike (the
+    # gradient flows back through the cast, in the input's dtype). float32 inputs are exactly
+    # the entries above, so only the other dtypes are declared.
+    _ep("tf.keras.losses.CategoricalCrossentropy(from_logits=True, dtype=None)",
+        "cross_entropy", _K_CAT,
+        f"loss object (from_logits=True, axis=axis, NO dtype: computes in float32); {_ONE_HOT}; "
+        f"{_REDUCE_CLS}; sample_weight passed to the call", from_logits=True,
+        loss_class="keras.losses.CategoricalCrossentropy",
+        options=("label_smoothing", "sample_weight"), dtypes=_NOT_F32, dtype_arg=False),
+    _ep("tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype=None)",
+        "cross_entropy", _K_SPARSE,
+        "loss object (from_logits=True, NO dtype: computes in float32), "
+        f"ignore_index->ignore_class; {_SPARSE_AXIS}; {_REDUCE_CLS}; sample_weight passed to "
+        "the call", from_logits=True, loss_class="keras.losses.SparseCategoricalCrossentropy",
+        options=("ignore_index", "sample_weight"), dtypes=_NOT_F32, dtype_arg=False),
+    _ep("tf.keras.losses.BinaryCrossentropy(from_logits=True, dtype=None)",
+        "binary_cross_entropy_with_logits", _K_BIN,
+        "loss object (from_logits=True, NO dtype: computes in float32); averages over the LAST "
+        "axis first ('none' has shape x.shape[:-1], no gradient for a cotangent of x's shape); "
+        f"{_REDUCE_CLS}; an element weight constant along the last axis is passed as "
+        "sample_weight=weight[..., 0]", from_logits=True,
+        loss_class="keras.losses.BinaryCrossentropy", options=("label_smoothing", "weight"),
+        dtypes=_NOT_F32, dtype_arg=False),
 )
 _BY_NAME: dict[str, _Entry] = {e.spec.name: e for e in _ENTRIES}
 
@@ -290,7 +320,7 @@ def _build_plan(e: _Entry, call: Call) -> _Plan:
         if e.loss_class is None:
             expr = f"keras.losses.categorical_crossentropy({labels}, x{_kwargs(**kw)})"
             return _Plan(tuple(tensors), None, _reduce(expr, red))
-        ctor = f"{e.loss_class}({_kwargs(**kw)[2:]}{_cls_tail(call)})"
+        ctor = f"{e.loss_class}({_kwargs(**kw)[2:]}{_cls_tail(call, e.dtype_arg)})"
         if sw:
             tensors.append(_sample_weight(call))
         return _Plan(tuple(tensors), ctor, f"loss_fn({labels}, x{', sample_weight=sw' * sw})")
@@ -308,7 +338,7 @@ def _build_plan(e: _Entry, call: Call) -> _Plan:
         if e.loss_class is None:
             expr = f"keras.losses.sparse_categorical_crossentropy(t, {pred}{_kwargs(**kw)})"
             return _Plan(tuple(tensors), None, _reduce(expr, red))
-        ctor = f"{e.loss_class}({_kwargs(**kw)[2:]}{_cls_tail(call)})"
+        ctor = f"{e.loss_class}({_kwargs(**kw)[2:]}{_cls_tail(call, e.dtype_arg)})"
         if sw:
             tensors.append(_sample_weight(call))
         return _Plan(tuple(tensors), ctor, f"loss_fn(t, {pred}{', sample_weight=sw' * sw})")
@@ -334,15 +364,15 @@ def _build_plan(e: _Entry, call: Call) -> _Plan:
                               "last axis cannot be expressed")
             tensors.append(("sw", f"np.broadcast_to(weight, {call.x.shape})[..., 0]",
                             call.dtype))
-        ctor = f"{e.loss_class}({_kwargs(**kw)[2:]}{_cls_tail(call)})"
+        ctor = f"{e.loss_class}({_kwargs(**kw)[2:]}{_cls_tail(call, e.dtype_arg)})"
         return _Plan(tuple(tensors), ctor, f"loss_fn(t, x{', sample_weight=sw' * sw})",
                      grad_fits)
     raise AssertionError(fam)
 
 
-def _cls_tail(call: Call) -> str:
+def _cls_tail(call: Call, dtype_arg: bool = True) -> str:
     red = {"none": "none", "sum": "sum", "mean": "sum_over_batch_size"}[call.reduction]
-    return f", reduction={red!r}, dtype={call.dtype!r}"
+    return f", reduction={red!r}" + (f", dtype={call.dtype!r}" if dtype_arg else "")
 
 
 def _no_option_reason(e: _Entry, name: str, words: str) -> str:

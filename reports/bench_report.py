@@ -2,7 +2,8 @@
 
 Generates N records (default 100,000) shaped like a real run (two frameworks, several
 entry points per op, four dtypes, forward and gradient, a few failures and divergences,
-repro snippets), writes them as a results file, builds the report and prints the times.
+repro snippets, tolerance used, output samples for the pairwise view), writes them as a
+results file, builds the report and prints the times.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from reports.pytest_plugin import jsonable
 
 ENTRY_POINTS = {
     "softmax": [("torch", "torch.softmax"), ("torch", "torch.nn.functional.softmax"),
@@ -51,6 +53,9 @@ def synthetic_results(n: int = 100_000, seed: int = 0, version_shift: float = 0.
         for fw, ep in ENTRY_POINTS[op]:
             for dtype in DTYPES:
                 for kind in ("forward", "gradient"):
+                    # shape and first 16 values of the output, as the suite records them
+                    sample = {"shape": shape, "values": [
+                        round(rng.random(), 6 if dtype == "float64" else 3) for _ in range(16)]}
                     if len(records) >= n:
                         break
                     ulp = rng.choice((0.0, 0.5, 1.0, 2.0, 3.0, 17.0, 250.0)) * (1 + version_shift)
@@ -74,10 +79,18 @@ def synthetic_results(n: int = 100_000, seed: int = 0, version_shift: float = 0.
                         "max_rel_err": None if ulp is None else ulp * 5.96e-8,
                         "max_ulp": "inf" if ulp == float("inf") else ulp,
                         "divergence": div,
+                        # one snippet per check, repeated on its forward and gradient records
                         "repro": (f"import numpy as np\nimport {fw.split('.')[0]}\n"
                                   f"rng = np.random.default_rng({case_no})\n"
                                   f"x = rng.standard_normal({tuple(shape)}).astype('{dtype}')\n"
-                                  f"print({ep}(x))  # {kind}\n"),
+                                  f"print({ep}(x))\n"),
+                        "tolerance_used": (None if ulp is None else "inf" if ulp == float("inf")
+                                           else ulp / 300),
+                        # checks that ran: output dtype, time, samples (the suite's fields)
+                        **({} if verdict == "unsupported" else {
+                            "output_dtype": dtype,
+                            "eval_seconds": rng.random() * 1e-3 if kind == "forward" else 0.0,
+                            "sample": sample if kind == "forward" else None}),
                         "case": case, "tolerance": {"atol": 1e-6, "rtol": 1e-5},
                         "worst": None if ulp is None else {"index": [0, rng.randint(0, 9)],
                                                            "expected": 0.25, "actual": 0.2500001},
@@ -117,8 +130,9 @@ def main(argv: list[str] | None = None) -> None:
         for k in range(args.runs):
             t0 = time.perf_counter()
             path = where / f"bench-results-{k}.json"
-            path.write_text(json.dumps(synthetic_results(args.n, seed=k, version_shift=k * 0.5),
-                                       separators=(",", ":")))
+            # written as the plugin writes real results: non-finite floats as strings
+            path.write_text(json.dumps(jsonable(synthetic_results(args.n, seed=k, version_shift=k * 0.5)),
+                                       separators=(",", ":"), allow_nan=False))
             paths.append(path)
             print(f"generated {path.name}: {args.n} records, "
                   f"{path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.2f} s")

@@ -9,7 +9,10 @@ changes between runs) are rendered by Jinja2 with autoescape on.
 from __future__ import annotations
 
 import json
+
+import orjson
 import math
+import re
 from bisect import bisect_left
 import statistics
 import sys
@@ -31,7 +34,9 @@ SEVERITY = {v: i for i, v in enumerate(("agree", "unsupported", "raises", "diver
 KNOWN_KEYS = frozenset((
     "id", "op", "entry_point", "framework", "framework_version", "dtype", "device", "kind",
     "verdict", "max_abs_err", "max_rel_err", "max_ulp", "divergence", "repro", "case",
-    "tolerance", "worst", "message", "nodeid"))
+    "tolerance", "worst", "message", "nodeid", "tolerance_used"))
+#: Extra record keys used while building (pairwise distances) but left out of the page data.
+BUILD_ONLY_KEYS = frozenset(("sample", "expected_sample"))
 #: Histogram bins of max ULP for the accuracy plots: (label, upper bound inclusive).
 ULP_BINS: tuple[tuple[str, float], ...] = (
     ("0", 0.0), ("≤1", 1.0), ("≤10", 10.0), ("≤10²", 1e2), ("≤10³", 1e3), ("≤10⁴", 1e4),
@@ -132,7 +137,14 @@ def _fmt_col(values: list[Any], spec: str) -> list[Any]:
     return [v if v is None or v.__class__ is str else format(v, spec) for v in values]
 
 
+_NODE_SPLIT = re.compile(r"(?<=[\-\[])")
+
+
 def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
+    """Columns of the page data. Every string goes through one table (``strings``); repro
+    snippets and test ids, nearly all distinct but made of shared lines and words, are lists
+    of string ids (``repros`` joined with newlines, ``nodes`` joined with nothing), each
+    distinct one stored once: a run's forward and gradient records share theirs."""
     index: dict[Any, int] = {None: -1}
     table: list[str] = []
 
@@ -143,12 +155,35 @@ def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
                 table.append(v if isinstance(v, str) else json.dumps(v, default=str))
         return [index[v] for v in values]
 
+    def pieces(values: Iterable[Any], split: Any) -> tuple[list[int], list[list[int]]]:
+        seen: dict[str, int] = {}
+        get = index.get
+        out: list[list[int]] = []
+        ids = []
+        for v in values:
+            if not v:
+                ids.append(-1)
+                continue
+            k = seen.get(v)
+            if k is None:
+                k = seen[v] = len(out)
+                row = []
+                for piece in (split(v) if isinstance(v, str) else [str(v)]):
+                    j = get(piece)
+                    if j is None:
+                        j = index[piece] = len(table)
+                        table.append(piece)
+                    row.append(j)
+                out.append(row)
+            ids.append(k)
+        return ids, out
+
     recs = [rec for run in runs for rec in run.records]
     run_col = [i for i, run in enumerate(runs) for _ in run.records]
     verdict_code = {v: i for i, v in enumerate(VERDICTS)}
     names = ("id", "op", "entry_point", "framework", "framework_version", "dtype", "device",
              "kind", "verdict", "max_ulp", "max_abs_err", "max_rel_err", "divergence", "repro",
-             "message", "worst", "nodeid", "case", "tolerance")
+             "message", "worst", "nodeid", "case", "tolerance", "tolerance_used")
     # One C-speed pass turns the records into columns.
     columns = list(zip(*map(itemgetter(*names), recs))) if recs else [()] * len(names)
     col = dict(zip(names, columns))
@@ -156,25 +191,28 @@ def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
     tols = _intern_objects(col["tolerance"], zip(col["dtype"], col["kind"]))
     objects = cases.table + tols.table
     offset = len(cases.table)
-    known = KNOWN_KEYS
-    extra = [({k: v for k, v in r.items() if k not in known} or None)
-             if len(r) > len(known) else None for r in recs]
+    small = {k: strings(col[name]) for k, name in (
+        ("id", "id"), ("op", "op"), ("ep", "entry_point"), ("fw", "framework"),
+        ("fwv", "framework_version"), ("dt", "dtype"), ("dev", "device"), ("kind", "kind"),
+        ("div", "divergence"), ("msg", "message"))}  # first: the shortest ids
+    repro_ids, repros = pieces(col["repro"], lambda v: v.split("\n"))
+    node_ids, nodes = pieces(col["nodeid"], lambda v: [x for x in _NODE_SPLIT.split(v) if x])
+    xcols = _extra_columns(recs, strings)
     cols: dict[str, list[Any]] = {
         "run": run_col,
-        "id": strings(col["id"]), "op": strings(col["op"]), "ep": strings(col["entry_point"]),
-        "fw": strings(col["framework"]), "fwv": strings(col["framework_version"]),
-        "dt": strings(col["dtype"]), "dev": strings(col["device"]), "kind": strings(col["kind"]),
+        "id": small["id"], "op": small["op"], "ep": small["ep"], "fw": small["fw"],
+        "fwv": small["fwv"], "dt": small["dt"], "dev": small["dev"], "kind": small["kind"],
         "v": [verdict_code[v] for v in col["verdict"]],
-        "ulp": list(col["max_ulp"]),
+        "ulp": _fmt_col(col["max_ulp"], ".4g"),
+        "tu": _fmt_col(col["tolerance_used"], ".3g"),
         "abs": _fmt_col(col["max_abs_err"], ".4g"),
         "rel": _fmt_col(col["max_rel_err"], ".4g"),
-        "div": strings(col["divergence"]),
-        "repro": strings([x or None for x in col["repro"]]),
-        "msg": strings(col["message"]),
+        "div": small["div"],
+        "repro": repro_ids,
+        "msg": small["msg"],
         "case": cases.ids, "tol": [i if i < 0 else i + offset for i in tols.ids],
         "worst": list(col["worst"]),
-        "node": strings([x or None for x in col["nodeid"]]),
-        "extra": extra if any(x is not None for x in extra) else [],
+        "node": node_ids,
     }
     s = table
     divergences = {}
@@ -183,25 +221,69 @@ def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
             if isinstance(d, dict) and d.get("id") is not None:
                 divergences.setdefault(str(d["id"]), {
                     "title": d.get("title"), "explanation": d.get("explanation"),
-                    "link": safe_link(d.get("link")), "trigger": d.get("trigger")})
+                    "link": [[x["text"], x["href"]] for x in link_parts(d.get("link"))],
+                    "trigger": d.get("trigger")})
     return {
         "verdicts": list(VERDICTS),
         "runs": [{"label": r.label, "short": r.short, "file": r.path} for r in runs],
         "strings": s,
         "objects": objects,
+        "repros": repros,
+        "nodes": nodes,
+        "xcols": xcols,
         "divergences": divergences,
         "n": len(recs),
         "cols": cols,
     }
 
 
+def _extra_columns(recs: Sequence[dict[str, Any]], strings: Any) -> dict[str, dict[str, Any]]:
+    """Record keys beyond the known ones (minus build-only ones), one column each: a column
+    whose values are all strings (or missing) holds string ids (``"s": 1``), floats become
+    short decimal strings, anything else passes as it is (null where a record lacks it)."""
+    n_known = len(KNOWN_KEYS)
+    keys = set().union(*[r.keys() for r in recs if len(r) > n_known])
+    out: dict[str, dict[str, Any]] = {}
+    for k in sorted(keys):
+        if k in KNOWN_KEYS or k in BUILD_ONLY_KEYS:
+            continue
+        values = [r.get(k) for r in recs]
+        if all(v is None or v.__class__ is str for v in values):
+            out[k] = {"s": 1, "v": strings(values)}
+        else:
+            out[k] = {"s": 0, "v": [format(v, ".4g") if v.__class__ is float else v
+                                    for v in values]}
+    return out
+
+
 def script_json(data: Any) -> Markup:
     """JSON safe inside a <script> element: no '<', '>' or '&' can close or open a tag."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-                      default=str)
+    text = orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
     text = (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
     return Markup(text)
+
+
+_URL = re.compile(r"https?://[^\s;,]+")
+
+
+def link_parts(text: Any) -> list[dict[str, Any]]:
+    """Free text that holds links ("URL (what it points at); URL ..."), as pieces
+    ``{"text", "href"}``: each http(s) URL is a link, the rest stays plain text."""
+    text = _plain(text) if text else ""
+    parts: list[dict[str, Any]] = []
+    pos = 0
+    for m in _URL.finditer(text):
+        url = m.group(0).rstrip(".:")
+        while url.endswith(")") and url.count(")") > url.count("("):
+            url = url[:-1]
+        if m.start() > pos:
+            parts.append({"text": text[pos:m.start()], "href": None})
+        parts.append({"text": url, "href": safe_link(url)})
+        pos = m.start() + len(url)
+    if pos < len(text):
+        parts.append({"text": text[pos:], "href": None})
+    return parts
 
 
 def safe_link(link: Any) -> str | None:
@@ -245,7 +327,7 @@ def conventions_table(runs: Sequence[Run]
     topics: list[str] = []
     for _, conv in columns:
         topics += [k for k in conv if k not in topics]
-    rows = [(t, [_convention_cell(c[t]) if t in c else {"text": "—", "source": "", "link": None}
+    rows = [(t, [_convention_cell(c[t]) if t in c else {"text": "—", "source": "", "parts": []}
                  for _, c in columns]) for t in topics]
     return [n for n, _ in columns], rows
 
@@ -255,10 +337,7 @@ def _convention_cell(value: Any) -> dict[str, Any]:
     if isinstance(value, dict) and "value" in value:
         source = _plain(value.get("source") or "")
         value = value["value"]
-    link = None
-    if source:
-        link = safe_link(source.split()[0])
-    return {"text": _plain(value), "source": source, "link": link}
+    return {"text": _plain(value), "source": source, "parts": link_parts(source)}
 
 
 def _plain(value: Any) -> str:
@@ -289,13 +368,13 @@ def divergence_table(runs: Sequence[Run]) -> list[dict[str, Any]]:
                 "versions": _plain(d.get("versions") or ""),
                 "trigger": _plain(d.get("trigger") or ""),
                 "explanation": _plain(d.get("explanation") or ""),
-                "link": safe_link(d.get("link")), "raw_link": _plain(d.get("link") or ""),
+                "parts": link_parts(d.get("link")),
                 "explained": explained.get(key, 0)}
     for key, n in explained.items():  # a record names a divergence the registry lacks
         if key not in rows:
             rows[key] = {"id": key, "title": "(not in the registry of these runs)",
                          "entry_points": "", "versions": "", "trigger": "", "explanation": "",
-                         "link": None, "raw_link": "", "explained": n}
+                         "parts": [], "explained": n}
     return list(rows.values())
 
 
@@ -333,59 +412,95 @@ def _ulps(values: list[Any]) -> list[float | None]:
 
 
 def ulp_groups(runs: Sequence[Run]) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """(op, dtype, entry point [run]) -> checks, fail and divergence counts, ULP errors."""
+    """(op, dtype, entry point [run]) -> checks, fail and divergence counts, ULP errors and
+    the largest tolerance used (None when no record carries one)."""
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
     multi = len(runs) > 1
     for run in runs:
         suffix = f" [{run.short}]" if multi else ""
         recs = run.records
         ulps = _ulps([r["max_ulp"] for r in recs])
-        for rec, u in zip(recs, ulps):
+        tus = _ulps([r["tolerance_used"] for r in recs])
+        for rec, u, t in zip(recs, ulps, tus):
             key = (rec["op"], rec["dtype"], rec["entry_point"] + suffix)
             g = groups.get(key)
             if g is None:
                 g = groups[key] = {"entry_point": rec["entry_point"] + suffix,
                                    "framework": rec["framework"], "n": 0, "fail": 0,
-                                   "divergence": 0, "ulps": []}
+                                   "divergence": 0, "ulps": [], "tu": None}
             g["n"] += 1
             v = rec["verdict"]
             if v == "fail" or v == "divergence":
                 g[v] += 1
             if u is not None:
                 g["ulps"].append(u)
+            if t is not None and v != "divergence":
+                cur = g["tu"]
+                g["tu"] = t if cur is None or t != t or t > cur else cur
     return groups
 
 
 _SPACING_AT_1 = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
+SHAPES_DIFFER = "shapes differ"
+NONFINITE_DIFFERS = "non-finite values differ"
 
 
-def sample_distance(a: dict[str, Any], b: dict[str, Any], dtype: str) -> float:
-    """Largest distance between two output samples, in ULP of ``dtype`` at the larger value
-    (inf when shapes or non-finite patterns differ)."""
-    if a.get("shape") != b.get("shape"):
-        return math.inf
-    step = _SPACING_AT_1.get(dtype, 2.0**-52)
-    worst = 0.0
-    for x, y in zip(a.get("values", ()), b.get("values", ())):
-        x, y = number(x), number(y)
-        if x is None or y is None:
-            continue
-        if x == y or (x != x and y != y):
-            continue
-        if not (math.isfinite(x) and math.isfinite(y)):
-            return math.inf
-        mag = max(abs(x), abs(y))
-        ulp_here = step * 2.0 ** math.floor(math.log2(mag)) if mag > 0 else step * 2.0**-126
-        worst = max(worst, abs(x - y) / ulp_here)
-    return worst
+def sample_distance(a: dict[str, Any], b: dict[str, Any], dtype: str) -> float | str:
+    """Largest distance between two output samples in ULP of ``dtype`` at the samples'
+    largest magnitude (norm-wise, as the tolerance's atol term: two tiny values a few ULP
+    of their own apart are not millions of ULP apart). ``SHAPES_DIFFER`` or
+    ``NONFINITE_DIFFERS`` when the samples cannot be compared value by value."""
+    pa, pb = _prepare(a), _prepare(b)
+    if pa[0] != pb[0]:
+        return SHAPES_DIFFER
+    return _distances([pa[1], pb[1]], [(0, 1, dtype)])[0]
+
+
+def _prepare(smp: dict[str, Any]) -> tuple[Any, list[float]]:
+    """(shape, values as floats: NaN for anything not a number) of a sample."""
+    shape = smp.get("shape")
+    values = [v if v.__class__ is float else (number(v) if number(v) is not None else math.nan)
+              for v in smp.get("values", ())]
+    return (tuple(shape) if isinstance(shape, list) else shape), values
+
+
+def _distances(values: list[list[float]], pairs: list[tuple[int, int, str]]
+               ) -> list[float | str]:
+    """sample_distance for many pairs of same-shape samples at once (NumPy)."""
+    import numpy as np
+
+    if not pairs:
+        return []
+    width = max(len(v) for v in values) or 1
+    nan = math.nan
+    v = np.array([x + [nan] * (width - len(x)) for x in values], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        fin = np.isfinite(v)
+        scale = np.where(fin, np.abs(v), 0.0).max(axis=1)
+        ia = np.fromiter((p[0] for p in pairs), dtype=np.intp, count=len(pairs))
+        ib = np.fromiter((p[1] for p in pairs), dtype=np.intp, count=len(pairs))
+        x, y = v[ia], v[ib]
+        same = (x == y) | (np.isnan(x) & np.isnan(y))
+        nonfinite = (~same & ~(fin[ia] & fin[ib])).any(axis=1)
+        worst = np.where(same | ~(fin[ia] & fin[ib]), 0.0, np.abs(x - y)).max(axis=1)
+        step = np.array([_SPACING_AT_1.get(p[2], 2.0**-52) for p in pairs])
+        s = np.maximum(scale[ia], scale[ib])
+        unit = np.where(s > 0, step * np.exp2(np.floor(np.log2(np.where(s > 0, s, 1.0)))),
+                        step * 2.0**-126)
+        dist = worst / unit
+    return [NONFINITE_DIFFERS if nf else float(d) for nf, d in zip(nonfinite.tolist(),
+                                                                    dist.tolist())]
 
 
 def pairwise_tables(runs: Sequence[Run],
                     groups: dict[tuple[str, str, str], dict[str, Any]] | None = None
                     ) -> list[dict[str, Any]]:
-    """Per op and dtype: entry points side by side (checks, verdicts, max and median ULP);
-    when records carry ``value_digest``, how often two entry points agree bit for bit, and
-    when they carry ``pairwise`` ({other entry point: ULP apart}), the largest distance."""
+    """Per op and dtype: entry points side by side (checks, verdicts, max and median ULP,
+    largest tolerance used). Pairs of entry points: from the records' output samples
+    (``sample``: shape and first values; every entry point saw the same inputs), the largest
+    distance over the cases both ran, and in how many cases shapes or non-finite values
+    differ; from ``value_digest``, how often they agree bit for bit; from ``pairwise``
+    ({other entry point: ULP apart}), the largest distance."""
     if groups is None:
         groups = ulp_groups(runs)
     stats: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -418,16 +533,42 @@ def pairwise_tables(runs: Sequence[Run],
                         pk = tuple(sorted((ep, str(other) + suffix)))
                         cur = pair_ulp[key].get(pk)
                         pair_ulp[key][pk] = d if cur is None or not d <= cur else cur
-    # records carry the first values of each output ("sample"): every entry point saw the
-    # same inputs, so two samples of one case are directly comparable
+    # per (op, dtype), per pair: [largest finite distance, cases compared, shapes differ,
+    # non-finite values differ]
+    apart: dict[tuple[str, str], dict[tuple[str, str], list[Any]]] = defaultdict(dict)
+    prepared: dict[int, int] = {}
+    shapes: list[Any] = []
+    values: list[list[float]] = []
+    todo: list[tuple[int, int, str]] = []
+    where: list[list[Any]] = []
     for (_, op, dt, _dev, _id, _kind), eps in samples.items():
         names = sorted(eps)
+        idx = []
+        for name in names:
+            k = prepared.get(id(eps[name]))
+            if k is None:
+                shape, vals = _prepare(eps[name])
+                k = prepared[id(eps[name])] = len(values)
+                shapes.append(shape)
+                values.append(vals)
+            idx.append(k)
         for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                d = sample_distance(eps[a], eps[b], dt)
-                pk = (a, b)
-                cur = pair_ulp[(op, dt)].get(pk)
-                pair_ulp[(op, dt)][pk] = d if cur is None or not d <= cur else cur
+            for j in range(i + 1, len(names)):
+                b = names[j]
+                st = apart[(op, dt)].get((a, b))
+                if st is None:
+                    st = apart[(op, dt)][(a, b)] = [None, 0, 0, 0]
+                if shapes[idx[i]] != shapes[idx[j]]:
+                    st[2] += 1
+                else:
+                    st[1] += 1
+                    todo.append((idx[i], idx[j], dt))
+                    where.append(st)
+    for st, d in zip(where, _distances(values, todo)):
+        if d == NONFINITE_DIFFERS:
+            st[3] += 1
+        elif st[0] is None or d > st[0]:
+            st[0] = d
     same: dict[tuple[str, str], Counter] = defaultdict(Counter)
     both: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for (_, op, dt, *_), eps in digests.items():
@@ -442,15 +583,45 @@ def pairwise_tables(runs: Sequence[Run],
         for st in sorted(stats[(op, dt)], key=lambda g: (g["framework"], g["entry_point"])):
             finite = [u for u in st["ulps"] if u == u]
             rows.append({**st, "max": fmt_ulp(max(finite) if finite else None),
-                         "median": fmt_ulp(statistics.median(finite) if finite else None)})
+                         "median": fmt_ulp(statistics.median(finite) if finite else None),
+                         "max_tu": fmt_tol(st["tu"])})
         pairs = []
         for (a, b), n in sorted(both[(op, dt)].items()):
             pairs.append({"a": a, "b": b, "what": "bit-identical results",
-                          "value": f"{same[(op, dt)][(a, b)]} of {n} checks"})
+                          "value": f"{same[(op, dt)][(a, b)]} of {n} checks", "note": ""})
+        for (a, b), (d, n, shapes, nonfinite) in sorted(apart[(op, dt)].items()):
+            notes = []
+            if shapes:
+                notes.append(f"{SHAPES_DIFFER} in {shapes} of {n + shapes}")
+            if nonfinite:
+                notes.append(f"{NONFINITE_DIFFERS} in {nonfinite}")
+            value = (fmt_ulp(d) if d is not None else NONFINITE_DIFFERS if nonfinite else
+                     SHAPES_DIFFER if shapes else "—")
+            pairs.append({"a": a, "b": b, "what": "max ULP apart", "value": value,
+                          "note": f"{n} case{'s' if n != 1 else ''} compared"
+                                  + "".join(f"; {x}" for x in notes)})
         for (a, b), d in sorted(pair_ulp[(op, dt)].items()):
-            pairs.append({"a": a, "b": b, "what": "max ULP apart", "value": fmt_ulp(d)})
+            pairs.append({"a": a, "b": b, "what": "max ULP apart", "value": fmt_ulp(d),
+                          "note": ""})
         tables.append({"op": op, "dtype": dt, "rows": rows, "pairs": pairs})
     return tables
+
+
+def fmt_tol(x: float | None) -> str:
+    """Tolerance used as in the matrix cells: <= 1 is within tolerance."""
+    if x is None:
+        return "—"
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "∞"
+    if x < 0.01:
+        return "≤0.01"
+    if x < 10:
+        return f"{x:.2g}"
+    if x < 1e4:
+        return f"{x:.0f}"
+    return f"{x:.1e}".replace("e+0", "e").replace("e+", "e")
 
 
 def accuracy_plots(runs: Sequence[Run],
@@ -475,7 +646,7 @@ def accuracy_plots(runs: Sequence[Run],
                 row[bisect_left(bounds, u)] += 1
     labels = [label for label, _ in ULP_BINS] + ["non-finite"]
     plots = []
-    label_w, cell_w, row_h = 330, 56, 20
+    label_w, cell_w, row_h = 340, 56, 20
     for dt in sorted(counts, key=_dtype_key):
         rows = []
         for y, (ep, row) in enumerate(sorted(counts[dt].items())):
@@ -486,13 +657,21 @@ def accuracy_plots(runs: Sequence[Run],
                 cells.append({"x": label_w + i * cell_w, "count": c, "label": labels[i],
                               "h": round(2 + (row_h - 4) * frac, 1) if c else 0,
                               "opacity": round(0.25 + 0.75 * frac, 2), "bad": i >= nb - 1})
-            rows.append({"y": 22 + y * row_h, "entry_point": ep, "cells": cells,
-                         "n": sum(row)})
+            rows.append({"y": 22 + y * row_h, "entry_point": ep, "short": middle_truncate(ep, 46),
+                         "cells": cells, "n": sum(row)})
         plots.append({"dtype": dt, "rows": rows, "labels": labels, "label_w": label_w,
                       "cell_w": cell_w, "row_h": row_h,
                       "width": label_w + cell_w * len(labels) + 50,
                       "height": 30 + row_h * len(rows)})
     return plots
+
+
+def middle_truncate(text: str, n: int) -> str:
+    """At most n characters, cut in the middle: entry points differ at both ends."""
+    if len(text) <= n:
+        return text
+    head = (n - 1) // 2
+    return text[:head] + "…" + text[-(n - 1 - head):]
 
 
 def _match_key(rec: dict[str, Any]) -> tuple:
@@ -604,6 +783,8 @@ def render(runs: Sequence[Run], title: str | None = None,
         totals=counts,
         verdicts=VERDICTS,
         verdict_line=verdict_line(counts, [r.doc["status"] for r in runs]),
+        ulp_cells=any(r["tolerance_used"] is None and r["max_ulp"] is not None
+                      for r in all_records),
         conv_cols=conv_cols, conv_rows=conv_rows,
         divergences=divergence_table(runs),
         pairwise=pairwise_tables(runs, groups),

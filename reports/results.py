@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import gc
 import json
+
+import orjson
 import math
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +18,7 @@ REQUIRED_RECORD_FIELDS = ("id", "op", "entry_point", "framework", "dtype", "kind
 RECORD_DEFAULTS: dict[str, Any] = {
     "framework_version": "", "device": "cpu", "max_abs_err": None, "max_rel_err": None,
     "max_ulp": None, "divergence": None, "repro": "", "case": None, "tolerance": None,
-    "worst": None, "message": None, "nodeid": "",
+    "worst": None, "message": None, "nodeid": "", "tolerance_used": None,
 }
 
 
@@ -36,8 +38,13 @@ def load_results(path: str | Path) -> dict[str, Any]:
     through untouched.
     """
     try:
-        with open(path, encoding="utf-8") as fh, gc_paused():
-            data = json.load(fh, parse_constant=_constant)
+        with open(path, "rb") as fh, gc_paused():
+            raw = fh.read()
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                # slow path: the standard parser knows NaN/Infinity and says where JSON breaks
+                data = json.loads(raw.decode("utf-8"), parse_constant=_constant)
     except FileNotFoundError:
         raise ResultsError(path, "no such file") from None
     except UnicodeDecodeError as exc:

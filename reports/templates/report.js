@@ -11,6 +11,17 @@
   var merged = D.runs.length > 1;
 
   function str(i) { return i < 0 || i === undefined ? null : S[i]; }
+  // Repro snippets and test ids travel as lists of string ids (lines; words of the id).
+  function joined(list, cache, sep) {
+    return function (k) {
+      if (k < 0 || k === undefined) return null;
+      var s = cache[k];
+      if (s === undefined) s = cache[k] = list[k].map(function (j) { return S[j]; }).join(sep);
+      return s;
+    };
+  }
+  var reproText = joined(D.repros, [], '\n'), nodeText = joined(D.nodes, [], '');
+  var X = D.xcols || {};
   function num(x) {
     if (x === null || x === undefined) return null;
     if (typeof x === 'string') {
@@ -30,6 +41,26 @@
     if (x < 10) return String(+x.toPrecision(3));
     if (x < 1e4) return String(Math.round(x));
     return x.toExponential(1).replace('e+', 'e');
+  }
+  // Tolerance used: largest |framework - reference| / allowed over the elements; <= 1 agrees.
+  function fmtTol(x) {
+    if (x === null) return '';
+    if (isNaN(x)) return 'NaN';
+    if (x === Infinity) return '\u221e';
+    if (x < 0.01) return '\u22640.01';
+    if (x < 10) return String(+x.toPrecision(2));
+    if (x < 1e4) return String(Math.round(x));
+    return x.toExponential(1).replace('e+', 'e');
+  }
+  // Short form of a divergence id for a cell: its first two words.
+  function shortDiv(id) {
+    var w = id.split(/[-_]/);
+    return w.slice(0, 2).join('-');
+  }
+  function fmtShort(x) {  // 4 significant digits
+    if (x === null || !isFinite(x) || x === 0) return fmtNum(x);
+    var a = Math.abs(x);
+    return a < 1e-3 || a >= 1e6 ? x.toExponential(3).replace(/\.?0+e/, 'e') : String(+x.toPrecision(4));
   }
   function fmtNum(x) {
     x = num(x);
@@ -97,8 +128,9 @@
     { key: 'v', label: 'verdict', col: C.v, show: true, name: function (v) { return V[v]; } },
     { key: 'kind', label: 'kind', col: C.kind, show: true, name: str }
   ];
-  var lower = new Array(S.length);
+  var lower = new Array(S.length), nodeLower = new Array(D.nodes.length);
   function low(i) { if (i < 0) return ''; var s = lower[i]; if (s === undefined) s = lower[i] = S[i].toLowerCase(); return s; }
+  function lowNode(k) { if (k < 0) return ''; var s = nodeLower[k]; if (s === undefined) s = nodeLower[k] = nodeText(k).toLowerCase(); return s; }
   var query = '';
   var mask = new Uint8Array(N);
   var filterBox = document.getElementById('filters');
@@ -149,7 +181,7 @@
       if (ok && query) {
         ok = (low(C.id[i]).indexOf(query) >= 0 || low(C.ep[i]).indexOf(query) >= 0 ||
               low(C.msg[i]).indexOf(query) >= 0 || low(C.div[i]).indexOf(query) >= 0 ||
-              low(C.node[i]).indexOf(query) >= 0) ? 1 : 0;
+              lowNode(C.node[i]).indexOf(query) >= 0) ? 1 : 0;
       }
       mask[i] = ok;
       total += ok;
@@ -177,22 +209,44 @@
     return { rows: vis, cols: vcols };
   }
 
+  // NaN counts as the worst value.
+  function worse(a, b) {
+    if (b === null || (a !== null && isNaN(a))) return a;
+    return (a === null || isNaN(b) || b > a) ? b : a;
+  }
   function cellSummary(recs) {
-    var sev = -1, worst = null, n = 0;
+    var sev = -1, ulp = null, tu = null, n = 0, div = null, parts = [];
     for (var k = 0; k < recs.length; k++) {
       var i = recs[k];
       if (!mask[i]) continue;
       n++;
       var s = vsev[C.v[i]];
       if (s > sev) sev = s;
-      var u = num(C.ulp[i]);
-      if (u === null || (worst !== null && isNaN(worst))) continue;
-      if (isNaN(u) || worst === null || u > worst) worst = u;
+      if (s === SEV.divergence && div === null) div = str(C.div[i]);
+      ulp = worse(ulp, num(C.ulp[i]));
+      var t = num(C.tu[i]);
+      tu = worse(tu, t);
+      parts.push(S[C.kind[i]] + ' ' + V[C.v[i]] + (t !== null ? ', tolerance used ' + fmtNum(C.tu[i]) : '') +
+                 (num(C.ulp[i]) !== null ? ', max ULP ' + fmtUlp(num(C.ulp[i])) : ''));
     }
-    return { n: n, sev: sev, ulp: worst };
+    return { n: n, sev: sev, ulp: ulp, tu: tu, div: div, parts: parts };
+  }
+  function cellLabel(sum, name) {
+    if (name === 'divergence') return sum.div !== null ? shortDiv(sum.div) : 'div.';
+    if (sum.tu !== null) return fmtTol(sum.tu);
+    if (sum.ulp !== null) return fmtUlp(sum.ulp) + 'u';  // older results: no tolerance_used
+    return name === 'unsupported' ? 'n/a' : name === 'raises' ? 'exc' : '\u2014';
   }
   var SEV_NAME = ['agree', 'unsupported', 'raises', 'divergence', 'fail'];
 
+  // Text that may wrap after '.', '(' and ',' (long entry point names), as text nodes.
+  function breakable(e, text) {
+    text.split(/(?<=[.(,])/).forEach(function (piece, k) {
+      if (k) e.appendChild(el('wbr'));
+      e.appendChild(document.createTextNode(piece));
+    });
+    return e;
+  }
   function headerRows(vcols) {
     var thead = el('thead');
     var levels = [];
@@ -207,7 +261,7 @@
         var c = cols[ci];
         var key = levels.slice(0, li + 1).map(function (f) { return f(c); }).join('\u0001');
         if (key !== prev) {
-          th = el('th', null, keyOf(c));
+          th = breakable(el('th', { className: 'colhead' }), keyOf(c));
           if (li === 0 && merged) th.title = D.runs[c.run].label;
           th.colSpan = 1; tr.appendChild(th); prev = key;
         } else th.colSpan += 1;
@@ -254,9 +308,9 @@
         if (!sum.n) { td = el('td', { className: 'cell empty' }); }
         else {
           var name = SEV_NAME[sum.sev];
-          var label = sum.ulp !== null ? fmtUlp(sum.ulp) : (name === 'unsupported' ? 'n/a' : name === 'raises' ? 'exc' : '\u2014');
-          td = el('td', { className: 'cell c-' + name, 'data-row': String(r), 'data-col': String(c) }, label);
-          td.title = name + (sum.ulp !== null ? ', max ULP ' + fmtUlp(sum.ulp) : '') + ' \u2014 ' + sum.n + ' check(s)';
+          td = el('td', { className: 'cell c-' + name, 'data-row': String(r), 'data-col': String(c) },
+                  cellLabel(sum, name));
+          td.title = name + (sum.div !== null ? ' (' + sum.div + ')' : '') + '\n' + sum.parts.join('\n');
         }
         tr.appendChild(td);
       });
@@ -265,6 +319,7 @@
     table.appendChild(tbody);
     wrap.appendChild(table);
     sec.appendChild(wrap);
+    if (sec.isConnected) stickyTops(table);
     if (shown < vis.rows.length) {
       var more = el('button', { type: 'button', className: 'more' },
         'show ' + Math.min(MORE_ROWS, vis.rows.length - shown) + ' more (' + (vis.rows.length - shown) + ' hidden)');
@@ -274,13 +329,26 @@
     return vis.rows.length;
   }
 
+  // Header rows stick one below the other: their heights depend on wrapped entry points.
+  function stickyTops(table) {
+    var top = 0;
+    Array.prototype.forEach.call(table.tHead.rows, function (tr) {
+      Array.prototype.forEach.call(tr.cells, function (th) { th.style.top = top + 'px'; });
+      top += tr.getBoundingClientRect().height;
+    });
+  }
+
   function refresh() {
     var matching = computeMask();
     var totalRows = 0, shownOps = 0;
     opOrder.forEach(function (op) {
       var sec = sections.get(op);
       var n = renderSection(op);
-      if (!sec) body.appendChild(sections.get(op));
+      if (!sec) {
+        body.appendChild(sections.get(op));
+        var t = sections.get(op).querySelector('table.matrix');
+        if (t) stickyTops(t);
+      }
       totalRows += n; if (n) shownOps++;
     });
     status.textContent = matching + ' of ' + N + ' checks match; ' + totalRows + ' of ' + rows.length +
@@ -356,12 +424,14 @@
       h.appendChild(el('span', { className: 'badge b-' + V[C.v[i]] }, V[C.v[i]]));
       drillBody.appendChild(h);
       var t = el('table');
+      var tu = num(C.tu[i]);
+      if (tu !== null) kv(t, 'tolerance used', fmtNum(C.tu[i]) + (tu <= 1 ? '  (within tolerance: \u2264 1)' : '  (outside tolerance: > 1)'));
       kv(t, 'max ULP', fmtNum(C.ulp[i]));
-      kv(t, 'max abs error', fmtNum(C.abs[i]));
-      kv(t, 'max rel error', fmtNum(C.rel[i]));
+      kv(t, 'max abs error', fmtShort(num(C.abs[i])));
+      kv(t, 'max rel error', fmtShort(num(C.rel[i])));
       var tol = C.tol[i] >= 0 ? OBJ[C.tol[i]] : null;
       kv(t, 'tolerance', tol ? (typeof tol === 'object' && !Array.isArray(tol) ?
-        Object.keys(tol).map(function (k) { var x = tol[k]; return k + '=' + (typeof x === 'number' || typeof x === 'string' || x === null ? fmtNum(x) : json(x)); }).join(', ') : json(tol)) : '\u2014');
+        Object.keys(tol).map(function (k) { var x = tol[k]; return k + '=' + (typeof x === 'number' ? fmtShort(x) : typeof x === 'string' || x === null ? fmtNum(x) : json(x)); }).join(', ') : json(tol)) : '\u2014');
       var w = C.worst[i];
       if (w && typeof w === 'object') {
         kv(t, 'worst index', json(w.index));
@@ -374,16 +444,26 @@
         kv(t, 'divergence', d + (info.title ? ' \u2014 ' + info.title : ''));
         if (info.explanation) kv(t, 'explanation', info.explanation);
         if (info.trigger) kv(t, 'trigger', typeof info.trigger === 'string' ? info.trigger : json(info.trigger));
-        if (info.link) {
+        if (info.link && info.link.length) {
           var tr = el('tr'); tr.appendChild(el('th', null, 'link'));
           var td = el('td');
-          var a = el('a', { rel: 'noreferrer noopener', target: '_blank' }, info.link);
-          if (/^https?:\/\//.test(info.link)) a.href = info.link;
-          td.appendChild(a); tr.appendChild(td); t.appendChild(tr);
+          info.link.forEach(function (part) {  // [text, href or null]
+            if (part[1] && /^https?:\/\//.test(part[1])) {
+              var a = el('a', { rel: 'noreferrer noopener', target: '_blank' }, part[0]);
+              a.href = part[1];
+              td.appendChild(a);
+            } else td.appendChild(document.createTextNode(part[0]));
+          });
+          tr.appendChild(td); t.appendChild(tr);
         }
       }
-      if (C.node[i] >= 0) kv(t, 'test', S[C.node[i]]);
-      if (C.extra.length && C.extra[i]) kv(t, 'extra', json(C.extra[i]));
+      if (C.node[i] >= 0) kv(t, 'test', nodeText(C.node[i]));
+      Object.keys(X).forEach(function (k) {
+        var x = X[k], v = x.v[i];
+        if (x.s) v = str(v);
+        if (v === null || v === undefined) return;
+        kv(t, k.replace(/_/g, ' '), typeof v === 'object' ? json(v) : typeof v === 'string' && !x.s ? fmtNum(v) : String(v));
+      });
       drillBody.appendChild(t);
       var msg = str(C.msg[i]);
       if (msg !== null) { drillBody.appendChild(el('div', null, 'message:')); drillBody.appendChild(el('pre', { className: 'message' }, msg)); }
@@ -397,16 +477,18 @@
       if (o.run !== col.run || o.dt !== col.dt || o.dev !== col.dev) return;
       var rr = row.cells.get(c2);
       if (!rr) return;
-      var seen = new Set();
+      var distinct = [];
       rr.forEach(function (i) {
-        var rp = C.repro[i];
-        if (rp < 0 || seen.has(rp)) return;
-        seen.add(rp); any = true;
+        if (C.repro[i] >= 0 && distinct.every(function (j) { return C.repro[j] !== C.repro[i]; })) distinct.push(i);
+      });
+      distinct.forEach(function (i) {
+        any = true;
+        var text = reproText(C.repro[i]);
         var line = el('div');
-        line.appendChild(el('b', null, S[o.ep] + (rr.length > 1 ? ' (' + S[C.kind[i]] + ')' : '') + ' '));
-        line.appendChild(copyButton(S[rp]));
+        line.appendChild(el('b', null, S[o.ep] + (distinct.length > 1 ? ' (' + S[C.kind[i]] + ')' : '') + ' '));
+        line.appendChild(copyButton(text));
         drillBody.appendChild(line);
-        drillBody.appendChild(el('pre', { className: 'repro' }, S[rp]));
+        drillBody.appendChild(el('pre', { className: 'repro' }, text));
       });
     });
     if (!any) drillBody.appendChild(el('p', { className: 'muted' }, 'No repro recorded.'));

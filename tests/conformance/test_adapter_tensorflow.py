@@ -33,6 +33,8 @@ N, C = 3, 4
 K = "tf.keras.losses."
 ACTIVATIONS = ("softmax", "log_softmax", "sigmoid", "log_sigmoid")
 SPECS = {s.name: s for s in ADAPTER.entry_points()}
+#: Keras loss classes built WITHOUT dtype: they compute (and return) in float32.
+NO_DTYPE = sorted(n for n in SPECS if n.endswith("dtype=None)"))
 
 
 def _f32(a: np.ndarray) -> np.ndarray:
@@ -146,11 +148,15 @@ def test_conventions_are_data_with_sources() -> None:
 @pytest.mark.parametrize("name", sorted(SPECS))
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_shapes_and_dtypes(name: str, dtype: str) -> None:
+    if dtype not in SPECS[name].dtypes:  # the dtype=None classes in float32 are the others
+        reason = ADAPTER.unsupported(name, _call(name, dtype))
+        assert isinstance(reason, str) and dtype in reason
+        return
     for reduction in ("none", "mean", "sum"):
         call = _call(name, dtype, reduction)
         assert ADAPTER.unsupported(name, call) is None
         ev = ADAPTER.evaluate(name, call)
-        assert ev.forward.dtype == dtype
+        assert ev.forward.dtype == ("float32" if name in NO_DTYPE else dtype)
         assert ev.forward.value.dtype == np.float64
         if call.op in ACTIVATIONS:
             assert ev.forward.value.shape == (N, C)
@@ -173,13 +179,39 @@ def test_float32_mean_agrees_with_reference(name: str) -> None:
     softmax, which does the same): on normalised p the forward is unchanged, but the gradient
     gains d/dp_c log(sum p) = sum(t)/sum(p) per item (times its cotangent, here 1/N).
     """
-    call = _call(name)
+    # the dtype=None classes take float64 here (float32 is not declared for them) and
+    # compute in float32, so the float32 closeness applies to them as well
+    call = _call(name, "float64" if name in NO_DTYPE else "float32")
     ev = ADAPTER.evaluate(name, call)
     value, grad = _reference(call)
     if call.op == "categorical_crossentropy":
         grad = grad + (call.target.sum(-1) / call.x.sum(-1) / N)[:, None]
     _close(ev.forward.value, value)
     _close(ev.gradient.value, grad)
+
+
+@pytest.mark.parametrize("name", NO_DTYPE)
+def test_loss_class_without_dtype_computes_in_float32(name: str) -> None:
+    """Built without dtype, the class converts float64 inputs to float32: the loss comes back
+    as float32 (equal to the float32-input result of the dtype='float32' class), the gradient
+    in float64 but with float32 values; the class with dtype='float64' stays in float64."""
+    call = _call(name, "float64", "mean")
+    assert "dtype=" not in ADAPTER.repro(name, call).split("loss_fn = ")[1].split("\n")[0]
+    ev = ADAPTER.evaluate(name, call)
+    assert (ev.forward.dtype, ev.gradient.dtype) == ("float32", "float64")
+    assert np.array_equal(_f32(ev.gradient.value), ev.gradient.value)
+    with_dtype = name.replace(", dtype=None", "")
+    ev64 = ADAPTER.evaluate(with_dtype, call)
+    assert ev64.forward.dtype == "float64"
+    value, _ = _reference(call)
+    assert abs(ev64.forward.value - value) <= 1e-13 * abs(value)
+    assert abs(ev.forward.value - value) > 1e-12 * abs(value)  # float32 accuracy only
+    c32 = Call(call.op, _f32(call.x), "float32", target=call.target if call.target_kind ==
+               "index" else _f32(call.target), target_kind=call.target_kind,
+               options=call.options, grad_output=call.grad_output)
+    ev32 = ADAPTER.evaluate(with_dtype, c32)
+    np.testing.assert_allclose(ev.forward.value, ev32.forward.value, rtol=1e-6)
+    np.testing.assert_allclose(ev.gradient.value, ev32.gradient.value, rtol=1e-6, atol=1e-7)
 
 
 # -- mappings ---------------------------------------------------------------------------------

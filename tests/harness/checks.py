@@ -192,8 +192,8 @@ def run_check(
             "tolerance_used": cmp.tolerance_used,
             "worst": cmp.worst(),
             "eval_seconds": eval_seconds if kind == "forward" else 0.0,
-            "sample": sample(out.value),
-            "expected_sample": sample(exp),
+            # the pairwise view compares entry points' forward values on the same inputs
+            "sample": sample(out.value) if kind == "forward" else None,
         }
         if cmp.ok:
             rec["verdict"] = "agree"

@@ -3,19 +3,23 @@
 No extra package: Chromium's ``--remote-debugging-pipe`` speaks CDP as NUL-terminated JSON
 over file descriptors 3 (in) and 4 (out), which the stdlib handles. Chromium is Debian's
 ``chromium`` package (``apt-get install -y chromium``); where it is missing these tests are
-skipped with that reason. ``LC_BROWSER_RESULTS=path/to/results.json`` points them at the
-results of a real run instead of the fixture (the fixture is always built too, for the
-escaping checks).
+skipped with that reason. ``test_real_run_report_loads_without_errors`` makes real results
+first: a small conformance run (float32, the moderate 16x10 softmax and cross-entropy cases,
+about 10 s) in a subprocess, skipped with the reason when the frameworks are missing;
+``LC_BROWSER_RESULTS=path/to/results.json`` points it at an existing results file instead.
+The other tests use the hand-written fixture (hostile strings, a failure).
 """
 from __future__ import annotations
 
 import base64
 import fcntl
+import importlib.util
 import json
 import os
 import queue
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -32,6 +36,12 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 FIXTURE = HERE / "fixtures" / "small_results.json"
 SCREENSHOT = REPO / "reports" / "out" / "screenshot.png"
+REAL_SCREENSHOT = REPO / "reports" / "out" / "screenshot-real.png"
+#: A small real conformance run: one dtype, the moderate 16x10 cases of the softmax and
+#: cross-entropy ops (~800 records: agreements, divergences, unsupported checks).
+REAL_RUN = ("tests/conformance/test_matrix.py", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+            "--lc-dtypes", "float32", "-k", "moderate and 16x10 and (softmax or cross_entropy)")
+REAL_RUN_TIMEOUT = 300
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"),
                              shutil.which("chromium-browser")) if p and os.path.exists(p)), None)
 INSTALL_HINT = "headless Chromium not found: install it with `apt-get install -y chromium`"
@@ -240,15 +250,91 @@ def _count(browser: Chromium, selector: str) -> int:
     return browser.evaluate(f"document.querySelectorAll({json.dumps(selector)}).length")
 
 
-def test_real_run_report_loads_without_errors(browser: Chromium, tmp_path: Path) -> None:
-    source = Path(os.environ.get("LC_BROWSER_RESULTS") or FIXTURE)
+@pytest.fixture(scope="module")
+def real_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """LC_BROWSER_RESULTS if set, else the results of a small real conformance run."""
+    override = os.environ.get("LC_BROWSER_RESULTS")
+    if override:
+        return Path(override)
+    missing = [m for m in ("torch", "tensorflow") if importlib.util.find_spec(m) is None]
+    if len(missing) == 2:
+        pytest.skip("no real conformance run: neither torch nor tensorflow is installed "
+                    "(set LC_BROWSER_RESULTS=path/to/results.json to use existing results)")
+    out = tmp_path_factory.mktemp("real-run") / "results.json"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS"))}
+    proc = subprocess.run([sys.executable, "-m", "pytest", *REAL_RUN, "--results", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=REAL_RUN_TIMEOUT)
+    tail = (proc.stdout + proc.stderr)[-3000:]
+    # 0: all passed; 1: some checks failed, which is still a real run to look at
+    assert proc.returncode in (0, 1) and out.exists(), \
+        f"the conformance run failed (exit {proc.returncode}):\n{tail}"
+    doc = json.loads(out.read_text())
+    if not doc["records"]:
+        reasons = "; ".join(f"{n}: {i.get('reason')}" for n, i in doc["frameworks"].items()
+                            if isinstance(i, dict) and not i.get("available"))
+        pytest.skip(f"the conformance run recorded no checks ({reasons or tail[-500:]})")
+    return out
+
+
+def test_real_run_report_loads_without_errors(browser: Chromium, real_results: Path,
+                                               tmp_path: Path) -> None:
+    """The page of real results: loads cleanly, filters, drills down to a repro; saves
+    reports/out/screenshot-real.png (git-ignored)."""
     page = tmp_path / "real.html"
-    assert not build([source], page).errors
+    assert not build([real_results], page).errors
     _load(browser, page)
     assert browser.errors() == []
     assert _count(browser, "table.matrix") >= 1
-    assert _count(browser, "td.cell[data-row]") >= 1
+    before = _count(browser, "td.cell[data-row]")
+    assert before >= 1
     assert browser.evaluate("document.getElementById('verdict-line').textContent").strip()
+    labels = browser.evaluate("Array.from(document.querySelectorAll('td.cell[data-row]'))"
+                              ".map(function (t) { return [t.className, t.textContent]; })")
+    doc = json.loads(real_results.read_text())
+    if any(r.get("tolerance_used") is not None for r in doc["records"]):
+        # cells show the tolerance used (a number, "≤0.01" or ∞), not max ULP ("…u")
+        tol = [t for c, t in labels if "c-agree" in c]
+        assert tol and all(not t.endswith("u") and t for t in tol), tol[:20]
+    for c, t in labels:
+        if "c-divergence" in c:  # the divergence's short id, never an error figure
+            assert any(ch.isalpha() for ch in t), t
+    # The verdict filter: untick the most common verdict, fewer cells stay.
+    top = browser.evaluate("""(function () {
+        var n = {};
+        document.querySelectorAll('td.cell[data-row]').forEach(function (t) {
+            var v = t.className.match(/c-(\\w+)/)[1]; n[v] = (n[v] || 0) + 1; });
+        return Object.keys(n).sort(function (a, b) { return n[b] - n[a]; })[0];
+    })()""")
+    matching = browser.evaluate("document.body.getAttribute('data-matching')")
+    browser.evaluate("""(function (v) {
+        var boxes = document.querySelectorAll('fieldset[data-facet="v"] input');
+        for (var i = 0; i < boxes.length; i++)
+            if (boxes[i].parentNode.textContent.trim() === v) boxes[i].click();
+    })(%s)""" % json.dumps(top))
+    assert browser.evaluate("document.body.getAttribute('data-matching')") != matching
+    assert _count(browser, "td.cell[data-row]") < before
+    assert _count(browser, f"td.cell.c-{top}") == 0
+    browser.evaluate("""(function (v) {  // back to everything
+        var boxes = document.querySelectorAll('fieldset[data-facet="v"] input');
+        for (var i = 0; i < boxes.length; i++)
+            if (boxes[i].parentNode.textContent.trim() === v) boxes[i].click();
+    })(%s)""" % json.dumps(top))
+    assert _count(browser, "td.cell[data-row]") == before
+    # A drill-down opens and shows a repro for the entry points of its row.
+    assert browser.evaluate("document.getElementById('drill').hidden") is True
+    browser.evaluate("(document.querySelector('td.cell.c-divergence') ||"
+                     " document.querySelector('td.cell[data-row]')).click()")
+    assert browser.evaluate("document.getElementById('drill').hidden") is False
+    text = browser.evaluate("document.getElementById('drill-body').textContent")
+    assert "Inputs" in text and "max ULP" in text
+    repros = browser.evaluate("Array.from(document.querySelectorAll('#drill-body pre.repro'))"
+                              ".map(function (p) { return p.textContent; })")
+    assert repros and all("import" in r for r in repros), repros
+    browser.screenshot(REAL_SCREENSHOT)
+    assert REAL_SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert browser.errors() == []
 
 
 def test_injected_script_does_not_run(browser: Chromium, fixture_page: Path) -> None:
@@ -296,6 +382,7 @@ def test_drill_down_opens_with_repro(browser: Chromium, fixture_page: Path) -> N
     assert browser.evaluate("document.getElementById('drill').hidden") is False
     text = browser.evaluate("document.getElementById('drill-body').textContent")
     assert "Inputs" in text and "tolerance" in text and "reference (float64)" in text
+    assert "tolerance used" in text and "outside tolerance" in text
     assert "import torch" in text and "import tensorflow as tf" in text  # both entry points
     assert "window.__pwned=2" in text  # the hostile message, shown as text
     assert browser.evaluate("typeof window.__pwned") == "undefined"

@@ -194,3 +194,85 @@ def test_templates_are_package_data() -> None:
     assert {p.name for p in templates.iterdir()} >= {"report.html.j2", "report.css", "report.js"}
     pyproject = (REPO / "pyproject.toml").read_text()
     assert 'reports = ["templates/*"]' in pyproject
+
+
+def test_cells_carry_tolerance_used_and_the_legend_explains_it(page: str) -> None:
+    data = _data_block(page)
+    fixture = _fixture()["records"]
+    tu = data["cols"]["tu"]
+    assert len(tu) == len(fixture)
+    for got, rec in zip(tu, fixture):
+        want = rec["tolerance_used"]
+        if want is None or isinstance(want, str):
+            assert got == want
+        else:
+            assert float(got) == pytest.approx(want, rel=1e-2)
+    assert "The number in a cell is the tolerance used" in page
+    assert "≤ 1 is within tolerance" in page
+    assert "marked <code>u</code>" not in page  # every record with an error has one
+
+
+def test_records_without_tolerance_used_fall_back_to_ulp(tmp_path: Path) -> None:
+    doc = _fixture()
+    for r in doc["records"]:
+        del r["tolerance_used"]
+    out = tmp_path / "old.html"
+    assert not build([_write(tmp_path / "old.json", doc)], out).errors
+    html = out.read_text()
+    assert "marked <code>u</code>" in html
+    assert all(x is None for x in _data_block(html)["cols"]["tu"])
+
+
+def test_repros_and_test_ids_are_stored_once_in_pieces(tmp_path: Path) -> None:
+    doc = synthetic_results(400)
+    for r in doc["records"]:  # as the suite writes them: forward and gradient share a repro
+        r["repro"] = r["repro"].replace(f"  # {r['kind']}", "")
+        r["sample"] = {"shape": [2], "values": [0.5, 0.25]}
+        r["expected_sample"] = {"shape": [2], "values": [0.5, 0.25]}
+        r["output_dtype"] = r["dtype"]
+    path = _write(tmp_path / "s.json", doc)
+    out = tmp_path / "s.html"
+    assert not build([path], out).errors
+    data = _data_block(out.read_text())
+    strings, cols = data["strings"], data["cols"]
+    for i, rec in enumerate(doc["records"]):
+        assert "\n".join(strings[j] for j in data["repros"][cols["repro"][i]]) == rec["repro"]
+        assert "".join(strings[j] for j in data["nodes"][cols["node"][i]]) == rec["nodeid"]
+        assert strings[data["xcols"]["output_dtype"]["v"][i]] == rec["dtype"]
+    assert len(data["repros"]) == len({r["repro"] for r in doc["records"]}) < 400
+    # samples serve the pairwise view at build time; they are not page data
+    assert "sample" not in data["xcols"] and "expected_sample" not in data["xcols"]
+
+
+def test_sample_distance_is_norm_wise_and_names_shape_differences() -> None:
+    sd = report_build.sample_distance
+    a = {"shape": [3], "values": [1.0, 1e-30, 0.5]}
+    b = {"shape": [3], "values": [1.0, 2e-30, 0.5 + 2.0**-23]}
+    assert sd(a, b, "float32") == pytest.approx(1.0)  # not millions of ULP at 1e-30
+    assert sd(a, {"shape": [1], "values": [1.0]}, "float32") == report_build.SHAPES_DIFFER
+    c = {"shape": [3], "values": [1.0, "inf", 0.5]}
+    assert sd(a, c, "float32") == report_build.NONFINITE_DIFFERS
+    assert sd(c, c, "float32") == 0.0
+
+
+def test_pairwise_counts_cases_whose_shapes_differ(tmp_path: Path) -> None:
+    doc = _fixture()
+    shapes = {"torch.softmax": [4, 5], "torch.nn.functional.softmax": [4, 5], "tf.nn.softmax": [4]}
+    for r in doc["records"]:
+        if r["op"] == "softmax":
+            shape = shapes[r["entry_point"]]
+            r["sample"] = {"shape": shape, "values": [0.25, 0.5]}
+    out = tmp_path / "pw.html"
+    assert not build([_write(tmp_path / "pw.json", doc)], out).errors
+    html = out.read_text()
+    assert "shapes differ in 6 of 6" in html  # 3 cases x forward/gradient, per dtype
+    assert '<td class="num">shapes differ</td>' in html
+    assert "6 cases compared" in html
+
+
+def test_links_in_free_text_become_links_and_notes() -> None:
+    parts = report_build.link_parts(
+        "https://a.example/x.py (fn: y); javascript:alert(1) https://b.example/z")
+    assert [(p["text"], p["href"]) for p in parts] == [
+        ("https://a.example/x.py", "https://a.example/x.py"), (" (fn: y); javascript:alert(1) ", None),
+        ("https://b.example/z", "https://b.example/z")]
