@@ -32,7 +32,7 @@ chromium:
 conform: $(STAMP)
 	@mkdir -p $(RUN)
 	$(PYTEST) tests/conformance tests/conventions -n $(JOBS) -q \
-	  --results $(RUN)/results.json --junitxml $(RUN)/junit.xml $(ARGS); \
+	  --results=$(RUN)/results.json --junitxml=$(RUN)/junit.xml $(ARGS); \
 	status=$$?; \
 	$(BIN)/python -m reports build $(RUN)/results.json -o $(RUN)/report.html || exit 1; \
 	echo "results: $(abspath $(RUN))/results.json"; \
@@ -42,7 +42,7 @@ conform: $(STAMP)
 
 test: $(STAMP) chromium
 	@mkdir -p $(OUT)
-	$(PYTEST) -n $(JOBS) -q --results $(OUT)/test-results.json --junitxml $(OUT)/test-junit.xml $(ARGS)
+	$(PYTEST) -n $(JOBS) -q --results=$(OUT)/test-results.json --junitxml=$(OUT)/test-junit.xml $(ARGS)
 
 report: $(STAMP)
 	$(BIN)/python -m reports build $(RUN)/results.json -o $(RUN)/report.html

@@ -93,6 +93,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     from tests.harness.cases import CASES
 
+    # One test item per (entry point, case), running every selected dtype: a check costs
+    # ~1 ms, so pytest's and pytest-xdist's per-item overhead would otherwise dominate.
     config = metafunc.config
     params = []
     for fw in config.lc_frameworks:
@@ -101,12 +103,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             for case in CASES:
                 if case.op != spec.op:
                     continue
-                for dtype in config.lc_dtypes:
-                    if dtype not in case.dtypes or dtype not in spec.dtypes:
-                        continue
+                dtypes = tuple(d for d in config.lc_dtypes if d in case.dtypes and d in spec.dtypes)
+                if dtypes:
                     params.append(pytest.param(
-                        (case, fw, spec.name, dtype),
-                        id=f"{fw}-{slug(spec.name)}-{dtype}-{case.id}",
+                        (case, fw, spec.name, dtypes),
+                        id=f"{fw}-{slug(spec.name)}-{case.id}",
                     ))
     metafunc.parametrize("matrix_item", params)
 

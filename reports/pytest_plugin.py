@@ -10,6 +10,11 @@ The controller (never an xdist worker) gathers records from every test report an
 (nodeid, position among that test's records): ``user_properties`` is append-only and each
 phase's report carries the list so far, so taking every phase and keeping the first copy of
 each position loses none and doubles none (records attached in setup or teardown included).
+
+Under pytest-xdist, records do not travel with the reports (execnet's serialiser is pure
+Python: 100 MB of records would cost the workers more than the checks): each worker appends
+them, as JSON lines keyed by (nodeid, position), to its own file in a spool folder the
+controller made; the controller merges the files at the end (same dedup), then removes them.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import socket
 import sys
 import tempfile
@@ -52,10 +58,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
-        return  # an xdist worker: its reports reach the controller, which writes
+    if hasattr(config, "workerinput"):  # an xdist worker: spool records for the controller
+        spool = config.workerinput.get("lc_spool")
+        if spool and not config.pluginmanager.has_plugin("lossconform-results-spool"):
+            config.pluginmanager.register(
+                WorkerSpool(Path(spool), str(config.workerinput.get("workerid", "gw"))),
+                "lossconform-results-spool")
+        return
     if not config.pluginmanager.has_plugin("lossconform-results-collector"):
         config.pluginmanager.register(ResultsCollector(config), "lossconform-results-collector")
+
+
+class WorkerSpool:
+    """In an xdist worker: append each test's new records to this worker's JSON-lines file."""
+
+    def __init__(self, folder: Path, worker: str) -> None:
+        self.fh = open(folder / f"{worker}.jsonl", "a", encoding="utf-8")
+        self.taken: dict[str, int] = {}
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: Any):
+        outcome = yield
+        report = outcome.get_result()
+        records = getattr(report, "lossconform_records", None)
+        if not records:
+            return
+        start = self.taken.get(report.nodeid, 0)
+        for index, (_, value) in enumerate(records[start:], start):
+            self.fh.write(json.dumps({"nodeid": report.nodeid, "index": index,
+                                      "record": jsonable(value)},
+                                     allow_nan=False, separators=(",", ":")) + "\n")
+        self.taken[report.nodeid] = len(records)
+        self.fh.flush()
+        report.lossconform_records = None  # spooled: nothing left to send
+
+    def pytest_unconfigure(self) -> None:
+        self.fh.close()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -85,6 +123,28 @@ class ResultsCollector:
         self._current: pytest.Item | None = None
         self.path: Path | None = None
         self.error: str | None = None
+        self.spool: Path | None = None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: give each worker the spool folder for its records."""
+        if self.spool is None:
+            self.spool = Path(tempfile.mkdtemp(prefix="lossconform-spool-"))
+        node.workerinput["lc_spool"] = str(self.spool)
+
+    def _merge_spool(self) -> None:
+        if self.spool is None:
+            return
+        for part in sorted(self.spool.glob("*.jsonl")):
+            with open(part, encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue  # a worker killed mid-line: that one record is lost
+                    self._add(row["nodeid"], row["index"], row["record"])
+        shutil.rmtree(self.spool, ignore_errors=True)
+        self.spool = None
 
     # -- collection -------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -103,20 +163,24 @@ class ResultsCollector:
                 continue
             if name != RECORD_KEY:
                 continue
-            key = (nodeid, index)
+            self._add(nodeid, index, value)
             index += 1
-            if key in self._seen:
-                continue
-            self._seen.add(key)
-            record = dict(value) if isinstance(value, dict) else {"value": value}
-            record.setdefault("nodeid", nodeid)
-            self.records.append(record)
+
+    def _add(self, nodeid: str, index: int, value: Any) -> None:
+        key = (nodeid, index)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        record = dict(value) if isinstance(value, dict) else {"value": value}
+        record.setdefault("nodeid", nodeid)
+        self.records.append(record)
 
     # -- writing ----------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self._current is not None:  # Ctrl-C inside a test: no report carries its records
             self._take(self._current.nodeid, getattr(self._current, "user_properties", ()))
+        self._merge_spool()
         status = run_status(session, exitstatus)
         path = Path(self.config.getoption("lc_results") or DEFAULT_RESULTS)
         if not path.is_absolute():

@@ -31,20 +31,28 @@ _LOOKUP = _divergence_lookup()
 
 
 def test_matrix(matrix_item, adapters_by_name, lc_seed, request):
-    case, framework, entry_point, dtype = matrix_item
+    """One entry point on one case, in every selected dtype it accepts: forward and gradient."""
+    case, framework, entry_point, dtypes = matrix_item
     adapter = adapters_by_name[framework]
     reason = adapter.available()
     if reason:
         pytest.skip(f"{framework}: {reason}")
-    result = run_check(
-        case, adapter, entry_point, dtype,
-        seed=lc_seed, device=request.config.lc_device, nodeid=request.node.nodeid,
-        divergences=_LOOKUP,
-    )
-    for record in result.records:
-        request.node.user_properties.append(("lossconform_record", record))
-    if result.failures:
-        pytest.fail("\n\n".join(result.failures) + f"\n  rerun: pytest '{request.node.nodeid}' --lc-seed {lc_seed}",
-                    pytrace=False)
-    if all(r["verdict"] == "unsupported" for r in result.records):
-        pytest.skip(f"unsupported: {result.records[0]['message']}")
+    failures: list[str] = []
+    unsupported: list[str] = []
+    for dtype in dtypes:
+        result = run_check(
+            case, adapter, entry_point, dtype,
+            seed=lc_seed, device=request.config.lc_device, nodeid=request.node.nodeid,
+            divergences=_LOOKUP,
+        )
+        for record in result.records:
+            request.node.user_properties.append(("lossconform_record", record))
+        failures += result.failures
+        if all(r["verdict"] == "unsupported" for r in result.records):
+            unsupported.append(f"{dtype}: {result.records[0]['message']}")
+    if failures:
+        pytest.fail("\n\n".join(failures) + f"\n  rerun: pytest '{request.node.nodeid}' --lc-seed {lc_seed}"
+                    + " --lc-dtypes <dtype>", pytrace=False)
+    if len(unsupported) == len(dtypes):
+        reasons = sorted({u.split(": ", 1)[1] for u in unsupported})
+        pytest.skip("unsupported: " + "; ".join(reasons))

@@ -7,6 +7,7 @@ values, and how to reproduce it.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import time
 import traceback
@@ -24,10 +25,14 @@ from tests.harness.tolerances import Tolerance, tolerance
 VERDICTS = ("agree", "divergence", "unsupported", "raises", "fail")
 
 
+@functools.lru_cache(maxsize=None)
+def _parameters(op: str) -> frozenset[str]:
+    return frozenset(inspect.signature(reference.OPS[op][0]).parameters)
+
+
 def reference_kwargs(call: Call) -> dict[str, Any]:
     """Keyword arguments of the reference function for ``call``'s op."""
-    fwd = reference.OPS[call.op][0]
-    params = inspect.signature(fwd).parameters
+    params = _parameters(call.op)
     kw: dict[str, Any] = {}
     if "axis" in params:
         kw["axis"] = call.axis
@@ -137,15 +142,16 @@ def run_check(
         "message": None,
         "output_dtype": None,
     }
-    repro = repro_snippet(case, entry_point, adapter, call, seed)
-    base["repro"] = repro
     kinds = ("forward", "gradient")
 
     reason = adapter.unsupported(entry_point, call)
     if reason:
+        base["repro"] = f"pytest '{nodeid}'  # unsupported: {reason}"
         for kind in kinds:
             result.records.append({**base, "kind": kind, "verdict": "unsupported", "message": reason})
         return result
+    repro = repro_snippet(case, entry_point, adapter, call, seed)
+    base["repro"] = repro
 
     exp_value, exp_grad = expected(call)
     t0 = time.perf_counter()
