@@ -8,7 +8,9 @@ changes between runs) are rendered by Jinja2 with autoescape on.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import multiprocessing
 
 import orjson
 import math
@@ -769,12 +771,49 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined)
 
 
+def _summaries(runs: Sequence[Run]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The pairwise tables and accuracy plots (small results from all records)."""
+    groups = ulp_groups(runs)
+    return pairwise_tables(runs, groups), accuracy_plots(runs, groups)
+
+
+_FORKED_RUNS: Sequence[Run] = ()
+#: Below this many records the summaries are computed in-process (a fork costs more).
+PARALLEL_MIN_RECORDS = 20_000
+
+
+def _summaries_of_forked_runs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    return _summaries(_FORKED_RUNS)
+
+
+def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, Markup]:
+    """Summaries and the page data; on a large build with fork available, the summaries are
+    computed in a forked child (it inherits the loaded runs; only the small tables come back)
+    while this process builds the page data, so two cores share the work."""
+    global _FORKED_RUNS
+    if n_records >= PARALLEL_MIN_RECORDS and "fork" in multiprocessing.get_all_start_methods():
+        _FORKED_RUNS = runs
+        try:
+            ctx = multiprocessing.get_context("fork")
+            with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+                future = pool.submit(_summaries_of_forked_runs)
+                data = script_json(embedded_data(runs))
+                pairwise, plots = future.result()
+            return pairwise, plots, data
+        except (OSError, concurrent.futures.process.BrokenProcessPool):
+            pass  # no fork here after all: do it in-process below
+        finally:
+            _FORKED_RUNS = ()
+    pairwise, plots = _summaries(runs)
+    return pairwise, plots, script_json(embedded_data(runs))
+
+
 def render(runs: Sequence[Run], title: str | None = None,
            errors: Sequence[ResultsError] = ()) -> str:
     all_records = [r for run in runs for r in run.records]
     counts = totals(all_records)
     conv_cols, conv_rows = conventions_table(runs)
-    groups = ulp_groups(runs)
+    pairwise, plots, data = _summaries_and_data(runs, len(all_records))
     template = _environment().get_template("report.html.j2")
     return template.render(
         title=title or "lossconform report",
@@ -787,11 +826,11 @@ def render(runs: Sequence[Run], title: str | None = None,
                       for r in all_records),
         conv_cols=conv_cols, conv_rows=conv_rows,
         divergences=divergence_table(runs),
-        pairwise=pairwise_tables(runs, groups),
-        plots=accuracy_plots(runs, groups),
+        pairwise=pairwise,
+        plots=plots,
         changes=changes(runs),
         errors=[str(e) for e in errors],
-        data=script_json(embedded_data(runs)),
+        data=data,
         css=Markup(_template_text("report.css")),
         js=Markup(_template_text("report.js").replace("</", "<\\/")),
     )

@@ -276,3 +276,15 @@ def test_links_in_free_text_become_links_and_notes() -> None:
     assert [(p["text"], p["href"]) for p in parts] == [
         ("https://a.example/x.py", "https://a.example/x.py"), (" (fn: y); javascript:alert(1) ", None),
         ("https://b.example/z", "https://b.example/z")]
+
+
+def test_forked_summaries_build_the_same_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large builds compute pairwise tables and plots in a forked child: same page as in-process."""
+    import reports.build as B
+
+    serial, forked = tmp_path / "serial.html", tmp_path / "forked.html"
+    monkeypatch.setattr(B, "PARALLEL_MIN_RECORDS", 10**9)
+    B.build([FIXTURE], serial)
+    monkeypatch.setattr(B, "PARALLEL_MIN_RECORDS", 0)
+    B.build([FIXTURE], forked)
+    assert serial.read_bytes() == forked.read_bytes()
