@@ -1756,3 +1756,35 @@ def candidates(framework: str, version: str, entry_point: str, call: Call,
         if ok:
             out.append(d)
     return out
+
+
+#: Divergence ids of the invalid-input table (tests/conventions/invalid_inputs.py). There the
+#: executable model is the table of expected outcomes per (entry point, invalid case) — which
+#: exception, or which silent value (nan, inf, finite, empty) — not a NumPy function; they are
+#: listed here so results files and the report can explain the ids.
+OUTCOME_CATEGORIES: tuple[dict[str, str], ...] = (
+    {
+        "id": "silent-invalid-input",
+        "title": "the framework returns a value for input the reference rejects",
+        "framework": "torch, tensorflow",
+        "trigger": "out-of-range or negative class index, NaN or inf in targets, probabilities or "
+                   "targets outside [0, 1], float labels, shape mismatch",
+        "explanation": "The reference raises ValueError naming the argument; the framework "
+                       "computes silently (nan, inf, a finite number or an empty tensor). The "
+                       "expected outcome of every (entry point, invalid case) is pinned in "
+                       "tests/conventions/invalid_inputs.py (EXPECTED), so a framework that starts "
+                       "or stops raising makes the test fail.",
+        "link": "https://github.com/tensorflow/tensorflow/issues/8484",
+    },
+    {
+        "id": "invalid-input-result-differs",
+        "title": "on an edge input the reference accepts, the framework returns something else",
+        "framework": "torch, tensorflow",
+        "trigger": "empty batch, probability targets that do not sum to 1",
+        "explanation": "The reference defines these (an empty 'mean' is 0/0 = NaN; soft targets need "
+                       "not be normalised); the framework's value or shape differs (e.g. Keras loss "
+                       "classes return shape (0,) for an empty batch). Pinned per entry point in "
+                       "tests/conventions/invalid_inputs.py.",
+        "link": "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/losses/loss.py",
+    },
+)

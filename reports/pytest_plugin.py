@@ -405,4 +405,5 @@ def divergences() -> list[dict[str, Any]]:
         if key is not None:
             data.setdefault("id", key)
         out.append(data)
+    out += [dict(c) for c in getattr(module, "OUTCOME_CATEGORIES", ())]
     return out
