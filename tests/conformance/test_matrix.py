@@ -19,10 +19,8 @@ def _divergence_lookup():
         return None
 
     def lookup(adapter, entry_point, call, kind):
-        return [
-            d for d in divergences.candidates(adapter.framework, adapter.version(), entry_point, call, kind)
-            if d.applies(call)
-        ]
+        # candidates() already screens framework, version, entry point, kind and applies()
+        return divergences.candidates(adapter.framework, adapter.version(), entry_point, call, kind)
 
     return lookup
 

@@ -204,9 +204,8 @@ def run_check(
         if cmp.ok:
             rec["verdict"] = "agree"
         else:
-            explained = _explain(divergences, adapter, entry_point, call, kind, out.value, dtype, tol, floor)
-            if explained is not None:
-                div, mcmp = explained
+            div = _explain(divergences, adapter, entry_point, call, kind, out.value, dtype, tol, floor)
+            if div is not None:
                 rec.update(verdict="divergence", divergence=div.id,
                            message=f"{cmp.problem} vs reference; matches model {div.id!r}: {div.title}")
             else:
@@ -235,7 +234,7 @@ def _explain(divergences, adapter, entry_point, call, kind, actual, dtype, tol, 
         mtol = tolerance(compute_dtype, kind, tol.overrides) if compute_dtype else tol
         mcmp = compare(actual, np.asarray(model, dtype=np.float64), compute_dtype or dtype, mtol, floor)
         if mcmp.ok:
-            return div, mcmp
+            return div
     return None
 
 
