@@ -31,10 +31,10 @@ chromium:
 
 conform: $(STAMP)
 	@mkdir -p $(RUN)
-	$(PYTEST) tests/conformance tests/conventions -n $(JOBS) -q \
+	$(PYTEST) lossconform/suite -n $(JOBS) -q \
 	  --results=$(RUN)/results.json --junitxml=$(RUN)/junit.xml $(ARGS); \
 	status=$$?; \
-	$(BIN)/python -m reports build $(RUN)/results.json -o $(RUN)/report.html || exit 1; \
+	$(BIN)/python -m lossconform.reports build $(RUN)/results.json -o $(RUN)/report.html || exit 1; \
 	echo "results: $(abspath $(RUN))/results.json"; \
 	echo "junit:   $(abspath $(RUN))/junit.xml"; \
 	echo "report:  $(abspath $(RUN))/report.html"; \
@@ -45,10 +45,10 @@ test: $(STAMP) chromium
 	$(PYTEST) -n $(JOBS) -q --results=$(OUT)/test-results.json --junitxml=$(OUT)/test-junit.xml $(ARGS)
 
 report: $(STAMP)
-	$(BIN)/python -m reports build $(RUN)/results.json -o $(RUN)/report.html
+	$(BIN)/python -m lossconform.reports build $(RUN)/results.json -o $(RUN)/report.html
 
 bench: $(STAMP)
-	$(BIN)/python tests/benchmark.py
+	$(BIN)/python -m benchmarks.matrix
 
 clean:
 	rm -rf $(OUT) .pytest_cache

@@ -75,7 +75,11 @@ reduction or target_kind, a class axis of size 0.
 
 from __future__ import annotations
 
-from typing import Callable
+import functools
+import inspect
+from typing import Any, Callable
+
+import numpy as np
 
 from .grads import (
     binary_cross_entropy_vjp,
@@ -117,8 +121,45 @@ OPS: dict[str, tuple[Callable, Callable]] = {
     ),
 }
 
+
+
+@functools.lru_cache(maxsize=None)
+def _parameters(op: str) -> frozenset[str]:
+    return frozenset(inspect.signature(OPS[op][0]).parameters)
+
+
+def arguments(request: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Positional and keyword arguments of the reference function for a request (any object
+    with ``op``, ``x``, ``target``, ``axis``, ``target_kind`` and ``options``, such as
+    ``lossconform.contract.Call``); options the function does not take are left out."""
+    params = _parameters(request.op)
+    kw: dict[str, Any] = {}
+    if "axis" in params:
+        kw["axis"] = request.axis
+    if "target_kind" in params and request.target_kind:
+        kw["target_kind"] = request.target_kind
+    for k, v in request.options.items():
+        if k in params:
+            kw[k] = v
+    args = (request.x,) if request.target is None else (request.x, request.target)
+    return args, kw
+
+
+def evaluate(request: Any, *, gradient: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """The reference's forward value and (if ``gradient`` and the request carries a
+    ``grad_output``) its vector-Jacobian product, float64. Invalid input raises ValueError."""
+    fwd, vjp = OPS[request.op]
+    args, kw = arguments(request)
+    with np.errstate(all="ignore"):
+        value = np.asarray(fwd(*args, **kw), dtype=np.float64)
+        grad = None
+        if gradient and request.grad_output is not None:
+            grad = np.asarray(vjp(*args, **kw, grad_output=request.grad_output), dtype=np.float64)
+    return value, grad
+
+
 __all__ = [
-    "OPS",
+    "OPS", "evaluate", "arguments",
     "softmax", "log_softmax", "sigmoid", "log_sigmoid", "entropy",
     "cross_entropy", "nll_loss", "categorical_crossentropy",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",

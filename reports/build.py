@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 import jinja2
 from markupsafe import Markup
 
-from reports.results import VERDICTS, ResultsError, gc_paused, load_results, number
+from lossconform.reports.results import VERDICTS, ResultsError, gc_paused, load_results, number
 
 DTYPE_ORDER = ("float16", "bfloat16", "float32", "float64")
 SEVERITY = {v: i for i, v in enumerate(("agree", "unsupported", "raises", "divergence", "fail"))}
@@ -853,7 +853,7 @@ def build(paths: Sequence[str | Path], out: str | Path, labels: Sequence[str] = 
     return result
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m reports") -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m lossconform.reports") -> int:
     import argparse
 
     parser = argparse.ArgumentParser(

@@ -38,12 +38,25 @@ SCHEMA = "lossconform-results"
 SCHEMA_VERSION = 1
 DEFAULT_RESULTS = os.path.join("reports", "out", "results.json")
 
-#: Environment variables that change numerics (threads, oneDNN, TF32, determinism).
-NUMERIC_ENV_PREFIXES = ("TF_", "OMP_", "MKL_", "CUBLAS_", "CUDA_", "NVIDIA_", "TORCH_", "XLA_",
-                        "OPENBLAS_", "KMP_", "DNNL_", "ONEDNN_", "PYTORCH_", "CUDNN_")
-NUMERIC_ENV_NAMES = ("PYTHONHASHSEED", "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS",
-                     "MKL_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG", "NVIDIA_TF32_OVERRIDE",
-                     "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "CUDA_VISIBLE_DEVICES")
+
+
+class MetadataSpec:
+    """The hook this plugin asks for the run's metadata (implemented by the conformance glue,
+    ``lossconform.pytest_plugin``): this plugin knows no adapter and no registry."""
+
+    @pytest.hookspec(firstresult=True)
+    def pytest_lossconform_metadata(self, config: pytest.Config) -> dict[str, Any] | None:
+        """``{"frameworks": {...}, "divergences": [...], "environment": {...}}`` for the
+        results file; environment keys are merged over the plugin's own."""
+
+
+def record(request: pytest.FixtureRequest, rec: Any) -> None:
+    """Attach one check record to the running test (collected into the results file)."""
+    request.node.user_properties.append((RECORD_KEY, rec))
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(MetadataSpec)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -246,15 +259,18 @@ def write_atomic(path: Path, document: dict[str, Any]) -> None:
 # -- document -----------------------------------------------------------------------------
 def build_document(config: pytest.Config, records: list[dict[str, Any]], status: str,
                    exitstatus: int) -> dict[str, Any]:
+    meta = config.hook.pytest_lossconform_metadata(config=config) or {}
+    env = environment(config)
+    env.update(meta.get("environment", {}))
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "status": status,
         "exitstatus": exitstatus,
-        "environment": jsonable(environment(config)),
-        "frameworks": jsonable(frameworks()),
-        "divergences": jsonable(divergences()),
+        "environment": jsonable(env),
+        "frameworks": jsonable(meta.get("frameworks", {})),
+        "divergences": jsonable(meta.get("divergences", [])),
         "records": [jsonable(r) for r in records],
     }
 
@@ -303,21 +319,8 @@ def environment(config: pytest.Config) -> dict[str, Any]:
         "hostname": socket.gethostname(),
         "pytest": pytest.__version__,
         "pytest_args": list(config.invocation_params.args),
-        "seed": _option(config, "--lc-seed"),
-        "selected_frameworks": _option(config, "--lc-frameworks"),
-        "selected_dtypes": _option(config, "--lc-dtypes"),
-        "selected_device": _option(config, "--lc-device"),
         "xdist_workers": _option(config, "numprocesses"),
-        "gpus": gpus(),
-        "env": {k: v for k, v in sorted(os.environ.items())
-                if k in NUMERIC_ENV_NAMES or k.startswith(NUMERIC_ENV_PREFIXES)},
     }
-    try:
-        import numpy
-
-        env["numpy"] = numpy.__version__
-    except ImportError:
-        env["numpy"] = None
     return env
 
 
@@ -330,80 +333,3 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def gpus() -> list[str]:
-    """GPU names, only from frameworks already imported (never imports one here)."""
-    found: list[str] = []
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        try:
-            if torch.cuda.is_available():
-                found += [f"cuda:{i} {torch.cuda.get_device_name(i)}"
-                          for i in range(torch.cuda.device_count())]
-        except Exception:
-            pass
-    return found
-
-
-def frameworks() -> dict[str, Any]:
-    try:
-        import adapters
-    except ImportError:
-        return {}
-    try:
-        loaded = adapters.load_adapters()
-    except Exception as exc:
-        return {"_error": {"available": False, "reason": f"load_adapters failed: {exc}"}}
-    out: dict[str, Any] = {}
-    for name, adapter in loaded.items():
-        info: dict[str, Any] = {"version": None, "available": False, "reason": None,
-                                "conventions": {}, "entry_points": [], "devices": []}
-        try:
-            reason = adapter.available()
-            info["available"] = reason is None
-            info["reason"] = reason
-            if reason is None:
-                info["version"] = str(adapter.version())
-                info["devices"] = list(adapter.devices())
-        except Exception as exc:
-            info["reason"] = f"{type(exc).__name__}: {exc}"
-        try:
-            info["conventions"] = dict(adapter.conventions)
-        except Exception as exc:
-            info["conventions"] = {"_error": str(exc)}
-        try:
-            info["entry_points"] = [
-                {"name": ep.name, "op": ep.op, "dtypes": list(ep.dtypes), "notes": ep.notes}
-                for ep in adapter.entry_points()]
-        except Exception as exc:
-            info["entry_points_error"] = str(exc)
-        out[name] = info
-    return out
-
-
-def divergences() -> list[dict[str, Any]]:
-    try:
-        from adapters import divergences as module  # written by another part of the suite
-    except ImportError:
-        return []
-    registry = getattr(module, "REGISTRY", None)
-    if registry is None:
-        return []
-    items = list(registry.items()) if isinstance(registry, dict) else [(None, v) for v in registry]
-    out: list[dict[str, Any]] = []
-    for key, entry in items:
-        if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
-            data = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)}
-        elif isinstance(entry, dict):
-            data = dict(entry)
-        else:
-            data = {k: getattr(entry, k) for k in ("id", "title", "entry_points", "versions",
-                                                   "trigger", "explanation", "link")
-                    if hasattr(entry, k)}
-        data = {k: v for k, v in data.items() if k != "model" and not callable(v)}
-        if key is not None:
-            data.setdefault("id", key)
-        out.append(data)
-    out += [dict(c) for c in getattr(module, "OUTCOME_CATEGORIES", ())]
-    return out

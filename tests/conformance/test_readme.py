@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from adapters import conventions_markdown
+from lossconform.plugins import conventions_markdown
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCK = re.compile(r"<!-- conventions:begin -->\n(.*?)<!-- conventions:end -->", re.S)

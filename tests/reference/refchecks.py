@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-import reference
-from reference import oracle
+from lossconform import reference
+from lossconform.reference import oracle
 
 
 # --------------------------------------------------------------------------- error measure

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference
-from reference import grads, ops
+from lossconform import reference
+from lossconform.reference import grads, ops
 from tests.reference import refchecks as C
 
 from .test_reference_oracle import FWD_ULP, GRAD_ULP, GRAD_ULP_DEFAULT

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference as R
-from reference import oracle as O
+from lossconform import reference as R
+from lossconform.reference import oracle as O
 
 from tests.reference import refchecks as C
 

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import reference as R
+from lossconform import reference as R
 from tests.reference import refchecks as C
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference as R
+from lossconform import reference as R
 
 Z = np.array([[0.1, 0.2, 0.7], [1.0, -1.0, 0.0]])
 Y = np.array([0, 2])

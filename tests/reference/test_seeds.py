@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference as R
-from reference import oracle as O
+from lossconform import reference as R
+from lossconform.reference import oracle as O
 from tests.reference.refchecks import ulp_error
 
 

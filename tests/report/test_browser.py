@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from reports.build import build
+from lossconform.reports.build import build
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +39,7 @@ SCREENSHOT = REPO / "reports" / "out" / "screenshot.png"
 REAL_SCREENSHOT = REPO / "reports" / "out" / "screenshot-real.png"
 #: A small real conformance run: one dtype, the moderate 16x10 cases of the softmax and
 #: cross-entropy ops (~800 records: agreements, divergences, unsupported checks).
-REAL_RUN = ("tests/conformance/test_matrix.py", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+REAL_RUN = ("lossconform/suite/test_matrix.py", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
             "--lc-dtypes", "float32", "-k", "moderate and 16x10 and (softmax or cross_entropy)")
 REAL_RUN_TIMEOUT = 300
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"),

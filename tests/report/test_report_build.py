@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from reports import build as report_build
-from reports.bench_report import synthetic_results
-from reports.build import build, main, script_json
+from lossconform.reports import build as report_build
+from benchmarks.report_build import synthetic_results
+from lossconform.reports.build import build, main, script_json
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -193,7 +193,7 @@ def test_templates_are_package_data() -> None:
     templates = Path(report_build.__file__).with_name("templates")
     assert {p.name for p in templates.iterdir()} >= {"report.html.j2", "report.css", "report.js"}
     pyproject = (REPO / "pyproject.toml").read_text()
-    assert 'reports = ["templates/*"]' in pyproject
+    assert '"lossconform.reports" = ["templates/*"]' in pyproject
 
 
 def test_cells_carry_tolerance_used_and_the_legend_explains_it(page: str) -> None:

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from reports import pytest_plugin
-from reports.results import ResultsError, load_results
+from lossconform.reports import pytest_plugin
+from lossconform.reports.results import ResultsError, load_results
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parents[2]
 
 INNER_SUITE = '''
 import pytest
@@ -53,57 +52,29 @@ def test_other_property(request):
 EXPECTED_RECORDS = 65
 
 
-# A stand-in ``adapters`` package in the inner run's directory (first on sys.path there):
-# it keeps the inner runs from importing real frameworks, and checks how the plugin
-# serialises adapters and a divergence registry whose entries carry a callable model.
-FAKE_ADAPTERS = {
-    "adapters/__init__.py": '''
-class _Spec:
-    def __init__(self, name, op, dtypes, notes=""):
-        self.name, self.op, self.dtypes, self.notes = name, op, dtypes, notes
-
-class FakeAdapter:
-    framework = "fake"
-    conventions = {"class_axis": -1, "eps": float("inf")}
-    def available(self): return None
-    def version(self): return "9.9"
-    def devices(self): return ["cpu"]
-    def entry_points(self): return [_Spec("fake.softmax", "softmax", ("float32",))]
-
-class Missing(FakeAdapter):
-    framework = "missing"
-    def available(self): return "missing is not installed"
-    def version(self): raise AssertionError("version() called on an unavailable adapter")
-
-def load_adapters():
-    return {"fake": FakeAdapter(), "missing": Missing()}
-''',
-    "adapters/divergences.py": '''
-from dataclasses import dataclass
-from typing import Callable
-
-@dataclass(frozen=True)
-class Divergence:
-    id: str
-    title: str
-    entry_points: tuple
-    versions: str
-    trigger: str
-    explanation: str
-    link: str
-    model: Callable = print
-
-REGISTRY = {"d1": Divergence("d1", "t", ("fake.softmax",), ">=1", "x < 0", "why", "https://x")}
-''',
-}
+# The inner run's conftest implements the metadata hook the plugin asks for (as the
+# conformance glue does): the plugin itself knows no adapter and no registry, and must
+# serialise whatever metadata it is given (non-finite floats included).
+INNER_CONFTEST = '''
+def pytest_lossconform_metadata(config):
+    return {
+        "frameworks": {
+            "fake": {"version": "9.9", "available": True, "reason": None, "devices": ["cpu"],
+                     "conventions": {"class_axis": -1, "eps": float("inf")},
+                     "entry_points": [{"name": "fake.softmax", "op": "softmax",
+                                       "dtypes": ("float32",), "notes": ""}]},
+            "missing": {"version": None, "available": False, "reason": "missing is not installed"},
+        },
+        "divergences": [{"id": "d1", "title": "t", "entry_points": ("fake.softmax",),
+                         "versions": ">=1", "trigger": "x < 0", "explanation": "why",
+                         "link": "https://x"}],
+        "environment": {"seed": 7},
+    }
+'''
 
 
 def _prepare(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    for name, text in FAKE_ADAPTERS.items():
-        path = pytester.path / name
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
+    (pytester.path / "conftest.py").write_text(INNER_CONFTEST)
 
 
 @pytest.fixture
@@ -115,7 +86,7 @@ def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
 
 def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict]:
     out = pytester.path / "out" / "results.json"
-    result = pytester.runpytest_subprocess("-p", "reports.pytest_plugin", "-p", "no:cacheprovider",
+    result = pytester.runpytest_subprocess("-p", "lossconform.reports.pytest_plugin", "-p", "no:cacheprovider",
                                            "--results", str(out), *args)
     return result, load_results(out)
 
@@ -138,6 +109,7 @@ def test_run_with_failures_keeps_every_record_once(inner: pytest.Pytester, xdist
     assert failing[0]["nodeid"] == "test_inner.py::test_failing"
     assert all(r["max_ulp"] == "inf" for r in doc["records"])  # non-finite encoded
     assert doc["environment"]["python"] and doc["environment"]["cpu"]
+    assert doc["environment"]["seed"] == 7  # the hook's environment merged over the plugin's
     assert doc["frameworks"]["fake"] == {
         "version": "9.9", "available": True, "reason": None, "devices": ["cpu"],
         "conventions": {"class_axis": -1, "eps": "inf"},

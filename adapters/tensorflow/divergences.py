@@ -1,0 +1,4 @@
+"""TensorFlow/Keras's divergence entries (temporary: taken from the legacy registry until it is split)."""
+from lossconform.adapters._legacy_divergences import REGISTRY
+
+DIVERGENCES = tuple(d for d in REGISTRY if d.framework == "tensorflow")

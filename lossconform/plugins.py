@@ -1,0 +1,90 @@
+"""Discovering the framework plug-ins, once per process.
+
+Built-in plug-ins are the sub-packages of ``lossconform.adapters`` that define ``ADAPTER``;
+an installed package adds one by declaring an entry point in the group
+``lossconform.adapters`` (``name = "module:ADAPTER"``). Both go through the same checks, and
+nothing else in the suite needs editing to add a framework: the adapter object brings its
+entry points, capabilities, conventions, divergence entries, invalid-input outcomes and
+environment with it (``lossconform.contract.Adapter``).
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import pkgutil
+from importlib.metadata import entry_points
+from typing import Mapping
+
+from lossconform.contract import Adapter
+
+ENTRY_POINT_GROUP = "lossconform.adapters"
+BUILTIN_PACKAGE = "lossconform.adapters"
+
+
+@functools.lru_cache(maxsize=None)
+def _load() -> tuple[tuple[str, Adapter], ...]:
+    found: dict[str, Adapter] = {}
+    builtin = importlib.import_module(BUILTIN_PACKAGE)
+    for info in pkgutil.iter_modules(builtin.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{BUILTIN_PACKAGE}.{info.name}")
+        adapter = getattr(module, "ADAPTER", None)
+        if adapter is not None:
+            _add(found, adapter, f"{BUILTIN_PACKAGE}.{info.name}")
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.value.split(":")[0].startswith(f"{BUILTIN_PACKAGE}."):
+            continue  # a built-in, already loaded above
+        try:
+            adapter = ep.load()
+        except Exception as exc:
+            raise RuntimeError(
+                f"entry point {ep.name!r} ({ep.value}) in group {ENTRY_POINT_GROUP!r} failed to "
+                f"load: {type(exc).__name__}: {exc}") from exc
+        _add(found, adapter, f"entry point {ep.name!r} ({ep.value})")
+    for adapter in found.values():
+        for key, value in adapter.process_environment.items():
+            os.environ.setdefault(key, value)
+    return tuple(found.items())
+
+
+def load_adapters() -> Mapping[str, Adapter]:
+    """All adapters by framework name, built-ins first, then installed plug-ins (cached:
+    every caller in a process shares the same adapter objects).
+
+    Loading an adapter never imports its framework; ``adapter.available()`` says whether
+    the framework can be used here.
+    """
+    return dict(_load())
+
+
+def _add(found: dict[str, Adapter], adapter: object, origin: str) -> None:
+    if not isinstance(adapter, Adapter):
+        raise TypeError(f"{origin}: ADAPTER is a {type(adapter).__name__}, not a subclass of "
+                        "lossconform.contract.Adapter")
+    name = adapter.framework
+    if not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"{origin}: framework name {name!r} must be a non-empty [A-Za-z0-9_-] word")
+    if name in found:
+        raise ValueError(f"{origin}: a second adapter for framework {name!r}")
+    found[name] = adapter
+
+
+def conventions_markdown(adapters: Mapping[str, Adapter] | None = None) -> str:
+    """The frameworks' declared conventions side by side, as a Markdown table (for the README)."""
+    adapters = load_adapters() if adapters is None else adapters
+    names = list(adapters)
+    topics: list[str] = []
+    for a in adapters.values():
+        topics += [t for t in a.conventions if t not in topics]
+
+    def cell(a: Adapter, topic: str) -> str:
+        v = a.conventions.get(topic, "")
+        text = v.get("value", "") if isinstance(v, dict) else str(v)
+        return " ".join(str(text).split()).replace("|", "\\|")
+
+    lines = ["| topic | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for t in topics:
+        lines.append(f"| {t} | " + " | ".join(cell(adapters[n], t) for n in names) + " |")
+    return "\n".join(lines)

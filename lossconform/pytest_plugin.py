@@ -1,0 +1,210 @@
+"""The conformance run's pytest glue: options, report header, seeding, parameters, markers.
+
+Loaded by the repository's ``conftest.py`` and by ``python -m lossconform`` (which runs the
+packaged suite, ``lossconform.suite``, from an installed package). Options (all optional):
+
+  --lc-frameworks=a,b       which adapters to run (default: every one discovered)
+  --lc-dtypes=float32,...   which dtypes (default: float16,bfloat16,float32,float64)
+  --lc-seed=N               base seed; each case's inputs are seeded from (N, case id)
+  --lc-device=cpu           device to run on (default: cpu)
+
+An unknown framework, dtype or device name is a usage error that lists the valid names.
+A test tied to one framework carries ``@pytest.mark.framework("name")`` (or is parametrized
+with that mark); when the framework is not selected it is skipped, visibly, with the reason.
+This module knows no framework: everything comes from the plug-ins (``lossconform.plugins``).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import re
+from typing import Any
+
+# One thread per framework per process: pytest-xdist already runs one worker per core, and
+# OpenMP threads spinning against each other make a microsecond call take milliseconds.
+# Set before any framework is imported; recorded in the results' environment. Plug-ins add
+# their own variables (Adapter.process_environment) when they are loaded.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from lossconform.dtypes import DTYPES  # noqa: E402
+from lossconform.plugins import load_adapters  # noqa: E402
+
+MATRIX_FIXTURE = "matrix_item"
+GENERIC_ENV = ("PYTHONHASHSEED", "OMP_", "MKL_", "OPENBLAS_", "KMP_", "DNNL_", "ONEDNN_",
+               "CUDA_", "NVIDIA_", "CUBLAS_", "CUDNN_")
+
+
+def _adapters() -> dict:
+    return dict(load_adapters())
+
+
+def _devices() -> tuple[str, ...]:
+    found = ["cpu"]
+    for adapter in _adapters().values():
+        for spec in adapter.entry_points():
+            found += [d for d in spec.capabilities.devices if d not in found]
+    return tuple(found)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("lossconform")
+    g.addoption("--lc-frameworks", default=None,
+                help=f"comma-separated frameworks (default: all of {', '.join(_adapters())})")
+    g.addoption("--lc-dtypes", default=None, help=f"comma-separated dtypes (default: {','.join(DTYPES)})")
+    g.addoption("--lc-seed", type=int, default=0, help="base seed for every case's inputs (default 0)")
+    g.addoption("--lc-device", default="cpu", help="device to run the frameworks on (default cpu)")
+
+
+def _split(value: str | None, valid: tuple[str, ...] | list[str], what: str) -> tuple[str, ...]:
+    if value is None:
+        return tuple(valid)
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise pytest.UsageError(
+            f"unknown {what} {', '.join(map(repr, unknown))}; valid names: {', '.join(valid)}"
+        )
+    return names
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "framework(name): the test exercises this framework's "
+                            "plug-in; skipped when --lc-frameworks does not select it")
+    config.lc_frameworks = _split(config.getoption("--lc-frameworks"), list(_adapters()), "framework")
+    config.lc_dtypes = _split(config.getoption("--lc-dtypes"), DTYPES, "dtype")
+    device = config.getoption("--lc-device")
+    devices = _devices()
+    if device not in devices:
+        raise pytest.UsageError(f"unknown device {device!r}; valid names: {', '.join(devices)}")
+    config.lc_device = device
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [
+        f"lossconform: python {platform.python_version()}, numpy {np.__version__}, "
+        f"seed {config.getoption('--lc-seed')}, device {config.lc_device}, dtypes {','.join(config.lc_dtypes)}",
+    ]
+    adapters = _adapters()
+    for name in config.lc_frameworks:
+        adapter = adapters[name]
+        reason = adapter.available()
+        lines.append(f"  {name}: " + (adapter.version() if reason is None else f"SKIPPED ({reason})"))
+    return lines
+
+
+@pytest.fixture(scope="session")
+def adapters_by_name() -> dict:
+    return _adapters()
+
+
+@pytest.fixture(scope="session")
+def lc_seed(request: pytest.FixtureRequest) -> int:
+    return request.config.getoption("--lc-seed")
+
+
+def slug(text: str) -> str:
+    """A pytest-id-safe form of ``text`` ([A-Za-z0-9_=.-])."""
+    return re.sub(r"[^A-Za-z0-9_=.\-]+", "_", text).strip("_")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if MATRIX_FIXTURE not in metafunc.fixturenames:
+        return
+    from lossconform.cases import CASES
+
+    # One test item per (entry point, case), running every selected dtype: a check costs
+    # ~1 ms, so pytest's and pytest-xdist's per-item overhead would otherwise dominate.
+    config = metafunc.config
+    adapters = _adapters()
+    params = []
+    for fw in config.lc_frameworks:
+        for spec in adapters[fw].entry_points():
+            for case in CASES:
+                if case.op != spec.op:
+                    continue
+                dtypes = tuple(d for d in config.lc_dtypes if d in case.dtypes and d in spec.dtypes)
+                if dtypes:
+                    params.append(pytest.param(
+                        (case, fw, spec.name, dtypes),
+                        id=f"{fw}-{slug(spec.name)}-{case.id}",
+                        marks=pytest.mark.framework(fw),
+                    ))
+    metafunc.parametrize(MATRIX_FIXTURE, params)
+
+
+def framework_params(values_by_framework: dict[str, list[Any]], id_of=None) -> list[Any]:
+    """``pytest.param`` rows tagged with their framework's marker (for tests over plug-ins)."""
+    out = []
+    for fw, values in values_by_framework.items():
+        for v in values:
+            out.append(pytest.param(*(v if isinstance(v, tuple) else (v,)),
+                                    id=id_of(fw, v) if id_of else None,
+                                    marks=pytest.mark.framework(fw)))
+    return out
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--lc-frameworks narrows every test tied to a framework by its marker."""
+    selected = set(config.lc_frameworks)
+    known = set(_adapters())
+    for item in items:
+        for mark in item.iter_markers("framework"):
+            name = mark.args[0] if mark.args else None
+            if name in known and name not in selected:
+                item.add_marker(pytest.mark.skip(reason=f"{name} not selected (--lc-frameworks)"))
+                break
+
+
+# -- metadata for the results file (lossconform.reports.pytest_plugin asks for it) ----------
+def pytest_lossconform_metadata(config: pytest.Config) -> dict[str, Any]:
+    from lossconform.divergences import registry
+    from lossconform.invalid import OUTCOME_CATEGORIES
+
+    adapters = _adapters()
+    frameworks: dict[str, Any] = {}
+    numerics = set(GENERIC_ENV)
+    extra_env: dict[str, Any] = {}
+    for name, adapter in adapters.items():
+        frameworks[name] = framework_info(adapter)
+        numerics |= set(adapter.numerics_variables)
+        if frameworks[name]["available"]:
+            try:
+                extra_env[name] = dict(adapter.environment())
+            except Exception as exc:
+                extra_env[name] = {"_error": f"{type(exc).__name__}: {exc}"}
+    divergences = [d.summary() for d in registry(adapters)] + [dict(c) for c in OUTCOME_CATEGORIES]
+    prefixes = tuple(numerics)
+    env = {
+        "seed": config.getoption("--lc-seed"),
+        "selected_frameworks": getattr(config, "lc_frameworks", None),
+        "selected_dtypes": getattr(config, "lc_dtypes", None),
+        "selected_device": getattr(config, "lc_device", None),
+        "numpy": np.__version__,
+        "gpus": sorted({g for e in extra_env.values() for g in e.get("gpus", [])}),
+        "frameworks_environment": extra_env,
+        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(prefixes)},
+    }
+    return {"frameworks": frameworks, "divergences": divergences, "environment": env}
+
+
+def framework_info(adapter: Any) -> dict[str, Any]:
+    info: dict[str, Any] = {"version": None, "versions": {}, "available": False, "reason": None,
+                            "conventions": {}, "entry_points": [], "devices": []}
+    try:
+        reason = adapter.available()
+        info["available"] = reason is None
+        info["reason"] = reason
+        if reason is None:
+            info["version"] = str(adapter.version())
+            info["versions"] = dict(adapter.versions())
+            info["devices"] = list(adapter.devices())
+    except Exception as exc:
+        info["reason"] = f"{type(exc).__name__}: {exc}"
+    info["conventions"] = dict(adapter.conventions)
+    info["entry_points"] = [
+        {"name": ep.name, "op": ep.op, "dtypes": list(ep.dtypes), "notes": ep.notes}
+        for ep in adapter.entry_points()]
+    return info
