@@ -183,7 +183,10 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def repro(self, entry_point: str, call: Call) -> str:
         """A Python snippet that reproduces this call from ``x``, ``target``, ``weight``,
-        ``pos_weight``, ``sample_weight``, ``grad_output`` (the report prepends them)."""
+        ``pos_weight``, ``sample_weight``, ``grad_output`` (NumPy float64 arrays or None; the
+        report prepends code that recreates them). It must leave the forward result in a
+        variable ``out`` and, when ``grad_output`` is given, the gradient in ``grad`` (framework
+        objects; ``to_numpy`` converts them), and may print them."""
 
     # -- with defaults ----------------------------------------------------------------------
     def versions(self) -> Mapping[str, str]:
@@ -221,6 +224,10 @@ class Adapter(abc.ABC):
         """Facts about this installation that change numerics (build flags, GPUs, settings);
         recorded in every run's results. Called only when ``available()`` is None."""
         return {}
+
+    def to_numpy(self, value: Any) -> np.ndarray:
+        """A framework value (as a repro snippet leaves it) as a float64 NumPy array."""
+        return np.asarray(value, dtype=np.float64)
 
     def warmup(self) -> None:
         """Import the framework and run one tiny call, so timings exclude start-up."""

@@ -158,7 +158,7 @@ def run_reference(call: Call) -> Any:
         return fn(call.x)
     kw: dict[str, Any] = {"reduction": call.reduction}
     if call.op == "categorical_crossentropy" and call.target_kind == "index":
-        # sparse Keras losses: the canonical meaning is -log p[y]; the index is checked by
+        # the sparse form on probabilities: the canonical meaning is -log p[y]; the index is checked by
         # nll_loss (range, shape), the probabilities by categorical_crossentropy on one-hot.
         t = np.asarray(call.target)
         if t.size and (t.min() < 0 or t.max() >= call.x.shape[-1]):

@@ -39,8 +39,9 @@ OPS_TABLE: tuple[OpSpec, ...] = (
     OpSpec("cross_entropy", CATEGORICAL, LOGITS, ("index", "probs"), True,
            "from logits; index or probability targets"),
     OpSpec("nll_loss", CATEGORICAL, LOG_PROBS, ("index",), True, "on log-probabilities; index targets"),
-    OpSpec("categorical_crossentropy", CATEGORICAL, PROBS, ("probs",), True,
-           "on probabilities; probability (soft or one-hot) targets"),
+    OpSpec("categorical_crossentropy", CATEGORICAL, PROBS, ("probs", "index"), True,
+           "on probabilities; probability (soft or one-hot) targets, or class indices (the "
+           "sparse form: -log p[y])"),
     OpSpec("binary_cross_entropy", BINARY, PROBS, ("probs",), False, "on probabilities, element-wise"),
     OpSpec("binary_cross_entropy_with_logits", BINARY, LOGITS, ("probs",), False,
            "on logits, element-wise"),

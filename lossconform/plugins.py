@@ -59,6 +59,12 @@ def load_adapters() -> Mapping[str, Adapter]:
     return dict(_load())
 
 
+def builtin_adapters() -> Mapping[str, Adapter]:
+    """The adapters shipped in ``lossconform.adapters`` (what the README documents)."""
+    return {name: a for name, a in _load()
+            if type(a).__module__.startswith(f"{BUILTIN_PACKAGE}.")}
+
+
 def _add(found: dict[str, Adapter], adapter: object, origin: str) -> None:
     if not isinstance(adapter, Adapter):
         raise TypeError(f"{origin}: ADAPTER is a {type(adapter).__name__}, not a subclass of "

@@ -1,6 +1,6 @@
 """Print the worst-case ULP of every reference op (forward and gradient) against the oracle.
 
-Run: ``.venv/bin/python -m tests.reference.measure`` (or ``python tests/reference/measure.py``).
+Run: ``.venv/bin/python -m tools.measure_reference``.
 """
 
 from __future__ import annotations

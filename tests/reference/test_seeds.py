@@ -109,7 +109,7 @@ def test_seed001_nll_gradient_is_p_minus_one_for_target_and_p_otherwise() -> Non
     assert np.allclose(g[onehot == 0], p[onehot == 0], rtol=1e-15, atol=0)
 
 
-def _torch_clamped_bce_model(pred: np.ndarray, y: float) -> np.ndarray:
+def _clamped_bce_model(pred: np.ndarray, y: float) -> np.ndarray:
     """The seed's hand-written binary_cross_entropy: log clamped to [-100, 100]."""
     with np.errstate(divide="ignore"):
         log_pred = np.clip(np.log(pred), -100, 100)
@@ -121,18 +121,18 @@ def test_seed001_bce_log_clamp_is_a_convention_not_the_reference() -> None:
     """Unclamped, BCE against target 0.2 is +inf at p = 0 and p = 1. The seed's clamp at -100
     gives 100 * 0.2 = 20 at p = 0 (the y log p term) and 100 * 0.8 = 80 at p = 1 (the
     (1 - y) log(1 - p) term); in between both agree."""
-    a = np.linspace(0, 1, 10, dtype=np.float32)  # torch.linspace(0, 1, 10)
-    t = np.full(a.shape, 0.2, dtype=np.float32)  # torch.tensor(0.2)
+    a = np.linspace(0, 1, 10, dtype=np.float32)  # the seed's linspace(0, 1, 10)
+    t = np.full(a.shape, 0.2, dtype=np.float32)  # the seed's scalar target 0.2
     ref = R.binary_cross_entropy(a, t, reduction="none")
     assert ref[0] == np.inf and ref[-1] == np.inf
-    model = _torch_clamped_bce_model(a.astype(np.float64), float(np.float32(0.2)))
+    model = _clamped_bce_model(a.astype(np.float64), float(np.float32(0.2)))
     assert model[0] == pytest.approx(20.0, rel=1e-7) and model[-1] == pytest.approx(80.0, rel=1e-7)
     assert np.allclose(ref[1:-1], model[1:-1], rtol=1e-14, atol=0)
 
 
 # ------------------------------------------------------------------ seed 002
 def test_seed002_softmax_rows_of_a_4x7_batch_sum_to_one() -> None:
-    logits = np.random.default_rng(2).random((4, 7))  # torch.rand(4, 7)
+    logits = np.random.default_rng(2).random((4, 7))  # the seed's rand(4, 7)
     p = R.softmax(logits, axis=1)
     assert np.all(np.abs(p.sum(axis=1) - 1) <= 7 * np.finfo(np.float64).eps)
     naive = np.exp(logits) / np.exp(logits).sum(axis=1).reshape(-1, 1)  # the seed's formula
