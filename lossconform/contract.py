@@ -147,7 +147,7 @@ class Adapter(abc.ABC):
     defaults are the plug-in's facts (conventions, divergences, invalid-input outcomes, the
     environment that changes its numerics, the versions its entries key on). Import the
     framework lazily, inside methods: listing the adapters must never import a framework.
-    See docs/writing-an-adapter.md and adapters/_template/.
+    See adapters/WRITING_AN_ADAPTER.md and adapters/_template/.
     """
 
     #: short name used on the command line and in the report
