@@ -5,11 +5,11 @@ same for every framework and an adapter author declares data instead of screenin
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from lossconform.contract import ANY_AXIS, AXIS_1, LAST_AXIS, Call, EntryPointSpec
+from lossconform.contract import ANY_AXIS, AXIS_1, LAST_AXIS, OPTION_NAMES, Call, EntryPointSpec
 from lossconform.ops import OP
 
 
@@ -20,6 +20,22 @@ def option_is_set(name: str, value: Any) -> bool:
     if name == "label_smoothing":
         return float(value) != 0.0
     return True
+
+
+def set_options(options: Mapping[str, Any]) -> list[str]:
+    """The options of a call that change the canonical default (``reduction`` aside), in the
+    canonical order of ``OPTION_NAMES`` (unknown names last, as given): the reason a call
+    gets never depends on the order its options were written in."""
+    names = [n for n in OPTION_NAMES if n in options]
+    names += [n for n in options if n not in OPTION_NAMES]
+    return [n for n in names if n != "reduction" and option_is_set(n, options[n])]
+
+
+def lacks(options: Iterable[str]) -> tuple[str, ...]:
+    """The option names of ``OPTION_NAMES`` (``reduction`` aside) not in ``options``: the keys
+    an entry point's ``missing_option_reasons`` can have."""
+    have = set(options)
+    return tuple(n for n in OPTION_NAMES if n != "reduction" and n not in have)
 
 
 def unsupported_reason(spec: EntryPointSpec, call: Call) -> str | None:
@@ -39,12 +55,12 @@ def unsupported_reason(spec: EntryPointSpec, call: Call) -> str | None:
             return f"{name} is element-wise; it has no reduction"
     elif call.reduction not in caps.reductions:
         return f"{name} cannot express reduction {call.reduction!r} (it has {', '.join(caps.reductions)})"
-    for opt, value in call.options.items():
-        if opt == "reduction" or not option_is_set(opt, value):
-            continue
+    for opt in set_options(call.options):
         if opt not in caps.options:
             return caps.missing_option_reasons.get(opt, f"{name} has no {opt} option")
     if call.target_kind not in caps.target_kinds:
+        if str(call.target_kind) in caps.missing_target_reasons:
+            return caps.missing_target_reasons[str(call.target_kind)]
         kinds = [k for k in caps.target_kinds if k]
         return (f"{name} takes {' or '.join(kinds)} targets, not {call.target_kind}" if kinds
                 else f"{name} takes no target")

@@ -101,7 +101,8 @@ class Capabilities:
     the "unsupported" reason of a call from it (shared by every adapter).
 
     ``missing_option_reasons`` maps an option the entry point lacks to the sentence users
-    see (e.g. how to get the same effect); absent options get a generic sentence.
+    see (e.g. how to get the same effect); absent options get a generic sentence;
+    ``missing_target_reasons`` does the same for target kinds.
     """
 
     target_kinds: tuple[str | None, ...] = (None,)  # None (no target), "index", "probs"
@@ -111,6 +112,8 @@ class Capabilities:
     devices: tuple[str, ...] = ("cpu",)  # devices it can run on
     gradient: bool = True  # gives a gradient wrt the input
     missing_option_reasons: Mapping[str, str] = field(default_factory=dict)
+    #: a target kind it does not take ("index", "probs") -> the sentence users see
+    missing_target_reasons: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,8 @@ def test_numpy_reference_trajectory(numpy_costs: np.ndarray) -> None:
     assert numpy_costs[-1] == pytest.approx(0.3999624407, rel=1e-9), _table(numpy=numpy_costs)
 
 
-@pytest.mark.parametrize("framework", ["torch", "tensorflow"])
+@pytest.mark.parametrize("framework", [pytest.param(fw, marks=pytest.mark.framework(fw))
+                                       for fw in ("torch", "tensorflow")])
 def test_framework_trajectory_matches_float64(framework: str, numpy_costs: np.ndarray) -> None:
     costs = train_torch() if framework == "torch" else train_tensorflow()
     rel = np.abs(costs - numpy_costs) / numpy_costs
@@ -152,6 +153,7 @@ def test_framework_trajectory_matches_float64(framework: str, numpy_costs: np.nd
     assert 1e-8 < rel.max() < 5e-6, msg
 
 
+@pytest.mark.framework("torch")
 def test_double_softmax_trajectory(numpy_costs: np.ndarray) -> None:
     """Seed 004's low-level loop (softmax applied twice) trains to a different, worse cost."""
     dbl64 = train_numpy(double_softmax=True)

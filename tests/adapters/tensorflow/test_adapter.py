@@ -8,6 +8,7 @@ from the reference or from hand-derived formulas on top of it, never from Tensor
 """
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from lossconform.plugins import load_adapters
 from lossconform.contract import DTYPES, OPS, Adapter, Call
+from lossconform.ops import ACTIVATION, BINARY, CATEGORICAL, OP, ops_in
 from lossconform.adapters.tensorflow import ADAPTER
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -31,7 +33,7 @@ F32_RTOL, F32_ATOL = 2e-5, 2e-6
 
 N, C = 3, 4
 K = "tf.keras.losses."
-ACTIVATIONS = ("softmax", "log_softmax", "sigmoid", "log_sigmoid")
+ACTIVATIONS = ops_in(ACTIVATION)
 SPECS = {s.name: s for s in ADAPTER.entry_points()}
 #: Keras loss classes built WITHOUT dtype: they compute (and return) in float32.
 NO_DTYPE = sorted(n for n in SPECS if n.endswith("dtype=None)"))
@@ -86,16 +88,18 @@ def _call(spec_name: str, dtype: str = "float32", reduction: str = "mean",
 
 def _reference(call: Call) -> tuple[np.ndarray, np.ndarray | None]:
     """The reference's forward value and gradient for a call."""
-    ref = pytest.importorskip("reference")
+    ref = pytest.importorskip("lossconform.reference")
     fwd, vjp = ref.OPS[call.op]
     args: dict = {}
-    if call.op in ("softmax", "log_softmax"):
-        args["axis"] = call.axis
-    elif call.op not in ("sigmoid", "log_sigmoid"):
-        args = {k: v for k, v in call.options.items() if v is not None}
-        if call.op in ("cross_entropy", "nll_loss", "categorical_crossentropy"):
+    op = OP[call.op]
+    if op.family == ACTIVATION:
+        if op.class_axis:
             args["axis"] = call.axis
-        if call.op in ("cross_entropy", "nll_loss"):
+    else:
+        args = {k: v for k, v in call.options.items() if v is not None}
+        if op.family == CATEGORICAL:
+            args["axis"] = call.axis
+        if "target_kind" in inspect.signature(fwd).parameters:
             args["target_kind"] = call.target_kind
     pos = (call.x,) if call.target is None else (call.x, call.target)
     value = np.asarray(fwd(*pos, **args), dtype=np.float64)
@@ -161,7 +165,7 @@ def test_shapes_and_dtypes(name: str, dtype: str) -> None:
         if call.op in ACTIVATIONS:
             assert ev.forward.value.shape == (N, C)
         elif reduction == "none":
-            elementwise = call.op.startswith("binary") and name.startswith("tf.nn.")
+            elementwise = OP[call.op].family == BINARY and name.startswith("tf.nn.")
             assert ev.forward.value.shape == ((N, C) if elementwise else (N,))
         else:
             assert ev.forward.value.shape == ()

@@ -19,6 +19,7 @@ import pytest
 
 from lossconform.plugins import load_adapters
 from lossconform.contract import DTYPES, OPS, Adapter, Call
+from lossconform.ops import ACTIVATION, OP
 from lossconform.adapters.torch import ADAPTER
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,8 +38,9 @@ N = 3  # items
 
 
 def _ref(name: str):
-    """A reference function: from ``reference`` when it exports it, else ``reference.ops``."""
-    for module in ("reference", "reference.ops"):
+    """A reference function: from ``lossconform.reference`` when it exports it, else
+    ``lossconform.reference.ops``."""
+    for module in ("lossconform.reference", "lossconform.reference.ops"):
         try:
             fn = getattr(importlib.import_module(module), name, None)
         except ImportError:
@@ -76,7 +78,7 @@ def _inputs() -> dict[str, np.ndarray]:
 def _small_call(op: str, dtype: str = "float32", grad: bool = True) -> Call:
     """One small, valid call per op with a scalar ('mean') or element-wise output."""
     d = _inputs()
-    if op in ("softmax", "log_softmax", "sigmoid", "log_sigmoid"):
+    if OP[op].family == ACTIVATION:
         return Call(op, d["logits"], dtype, axis=-1,
                     grad_output=np.ones((N, C)) if grad else None)
     go = np.array(1.0) if grad else None
@@ -155,11 +157,10 @@ def test_no_gradient_when_not_asked() -> None:
 # ---------------------------------------------------------------- values against the reference
 def _reference_forward(call: Call) -> np.ndarray:
     opts = {k: v for k, v in call.options.items() if v is not None}
-    if call.op in ("softmax", "log_softmax"):
-        return _ref(call.op)(call.x, axis=call.axis)
-    if call.op in ("sigmoid", "log_sigmoid"):
-        return _ref(call.op)(call.x)
-    if call.op in ("cross_entropy",):
+    if OP[call.op].family == ACTIVATION:
+        axis = {"axis": call.axis} if OP[call.op].class_axis else {}
+        return _ref(call.op)(call.x, **axis)
+    if call.op == "cross_entropy":
         return _ref(call.op)(call.x, call.target, axis=call.axis,
                              target_kind=call.target_kind, **opts)
     if call.op == "nll_loss":
