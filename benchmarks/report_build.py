@@ -3,7 +3,9 @@
 Generates N records (default 100,000) shaped like a real run (two frameworks, several
 entry points per op, four dtypes, forward and gradient, a few failures and divergences,
 repro snippets, tolerance used, output samples for the pairwise view), writes them as a
-results file, builds the report and prints the times.
+results file, builds the report and prints the times. Frameworks and entry points are made
+up ("alpha", "beta"): the report knows no framework by name. Records are
+``lossconform.record.CheckRecord``s, written as the results plugin writes them.
 """
 from __future__ import annotations
 
@@ -15,23 +17,26 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from lossconform.record import SCHEMA, SCHEMA_VERSION, CheckRecord
 from lossconform.reports.pytest_plugin import jsonable
 
 ENTRY_POINTS = {
-    "softmax": [("torch", "torch.softmax"), ("torch", "torch.nn.functional.softmax"),
-                ("tensorflow", "tf.nn.softmax"), ("tensorflow", "keras.ops.softmax")],
-    "log_softmax": [("torch", "torch.nn.functional.log_softmax"),
-                    ("tensorflow", "tf.nn.log_softmax")],
-    "sigmoid": [("torch", "torch.sigmoid"), ("tensorflow", "tf.math.sigmoid")],
-    "cross_entropy": [("torch", "torch.nn.functional.cross_entropy"),
-                      ("torch", "torch.nn.CrossEntropyLoss"),
-                      ("tensorflow", "tf.nn.softmax_cross_entropy_with_logits"),
-                      ("tensorflow", "keras.losses.categorical_crossentropy")],
-    "binary_cross_entropy": [("torch", "torch.nn.functional.binary_cross_entropy"),
-                             ("tensorflow", "keras.losses.binary_crossentropy")],
+    "softmax": [("alpha", "alpha.softmax"), ("alpha", "alpha.nn.functional.softmax"),
+                ("beta", "beta.nn.softmax"), ("beta", "beta.ops.softmax")],
+    "log_softmax": [("alpha", "alpha.nn.functional.log_softmax"),
+                    ("beta", "beta.nn.log_softmax")],
+    "sigmoid": [("alpha", "alpha.sigmoid"), ("beta", "beta.math.sigmoid")],
+    "cross_entropy": [("alpha", "alpha.nn.cross_entropy"),
+                      ("alpha", "alpha.nn.CrossEntropyLoss"),
+                      ("beta", "beta.nn.softmax_cross_entropy_with_logits"),
+                      ("beta", "beta.losses.CategoricalCrossentropy(from_logits=False)")],
+    "binary_cross_entropy": [("alpha", "alpha.nn.functional.binary_cross_entropy"),
+                             ("beta", "beta.losses.binary_crossentropy")],
 }
 DTYPES = ("float16", "bfloat16", "float32", "float64")
-VERSIONS = {"torch": "2.13.0", "tensorflow": "2.21.0"}
+VERSIONS = {"alpha": "2.13.0", "beta": "2.21.0"}
+DIVERGENCE = "beta-clip-eps-1e-7"
 
 
 def synthetic_results(n: int = 100_000, seed: int = 0, version_shift: float = 0.0
@@ -65,52 +70,51 @@ def synthetic_results(n: int = 100_000, seed: int = 0, version_shift: float = 0.
                         verdict, msg = "fail", f"max ULP {ulp * 1e4:g} > tolerance"
                         ulp *= 1e4
                     elif roll < 0.05:
-                        verdict, div = "divergence", "keras-clip-eps-1e-7"
+                        verdict, div = "divergence", DIVERGENCE
                         ulp = 3e6
                     elif roll < 0.07:
                         verdict, msg, ulp = "unsupported", f"{ep} has no ignore_index", None
                     elif roll < 0.08:
                         ulp = float("inf")
-                    records.append({
-                        "id": case_id, "op": op, "entry_point": ep, "framework": fw,
-                        "framework_version": VERSIONS[fw], "dtype": dtype, "device": "cpu",
-                        "kind": kind, "verdict": verdict,
-                        "max_abs_err": None if ulp is None else ulp * 1.19e-7,
-                        "max_rel_err": None if ulp is None else ulp * 5.96e-8,
-                        "max_ulp": "inf" if ulp == float("inf") else ulp,
-                        "divergence": div,
+                    records.append(CheckRecord(
+                        id=case_id, op=op, entry_point=ep, framework=fw,
+                        framework_version=VERSIONS[fw], dtype=dtype, device="cpu",
+                        kind=kind, verdict=verdict,
+                        max_abs_err=None if ulp is None else ulp * 1.19e-7,
+                        max_rel_err=None if ulp is None else ulp * 5.96e-8,
+                        max_ulp=ulp,
+                        divergence=div,
                         # one snippet per check, repeated on its forward and gradient records
-                        "repro": (f"import numpy as np\nimport {fw.split('.')[0]}\n"
-                                  f"rng = np.random.default_rng({case_no})\n"
-                                  f"x = rng.standard_normal({tuple(shape)}).astype('{dtype}')\n"
-                                  f"print({ep}(x))\n"),
-                        "tolerance_used": (None if ulp is None else "inf" if ulp == float("inf")
-                                           else ulp / 300),
+                        repro=(f"import numpy as np\nimport {fw}\n"
+                               f"rng = np.random.default_rng({case_no})\n"
+                               f"x = rng.standard_normal({tuple(shape)}).astype('{dtype}')\n"
+                               f"print({ep}(x))\n"),
+                        tolerance_used=None if ulp is None else ulp / 300,
                         # checks that ran: output dtype, time, samples (the suite's fields)
                         **({} if verdict == "unsupported" else {
                             "output_dtype": dtype,
                             "eval_seconds": rng.random() * 1e-3 if kind == "forward" else 0.0,
                             "sample": sample if kind == "forward" else None}),
-                        "case": case, "tolerance": {"atol": 1e-6, "rtol": 1e-5},
-                        "worst": None if ulp is None else {"index": [0, rng.randint(0, 9)],
-                                                           "expected": 0.25, "actual": 0.2500001},
-                        "message": msg,
-                        "nodeid": ("lossconform/suite/test_matrix.py::"
-                                   f"test_forward[{fw}-{case_id}-{dtype}]"),
-                    })
+                        case=case, tolerance={"atol": 1e-6, "rtol": 1e-5},
+                        worst=None if ulp is None else {"index": [0, rng.randint(0, 9)],
+                                                        "expected": 0.25, "actual": 0.2500001},
+                        message=msg,
+                        nodeid=("lossconform/suite/test_matrix.py::"
+                                f"test_forward[{fw}-{case_id}-{dtype}]"),
+                    ).to_json())
     return {
-        "schema": "lossconform-results", "schema_version": 1,
+        "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
         "created": "2025-01-01T00:00:00+00:00", "status": "complete",
         "environment": {"python": "3.11", "numpy": "2.4.6", "platform": "Linux", "cpu": "bench",
                         "hostname": f"bench-{seed}", "seed": seed, "gpus": [], "env": {}},
         "frameworks": {fw: {"version": v, "available": True, "reason": None,
                             "conventions": {"class_axis": -1, "default_reduction": "mean"},
                             "entry_points": []} for fw, v in VERSIONS.items()},
-        "divergences": [{"id": "keras-clip-eps-1e-7", "title": "Keras clips probabilities",
-                         "entry_points": ["keras.losses.categorical_crossentropy"],
+        "divergences": [{"id": DIVERGENCE, "title": "Beta clips probabilities",
+                         "entry_points": ["beta.losses.CategoricalCrossentropy(from_logits=False)"],
                          "versions": ">=3", "trigger": "probabilities below 1e-7",
                          "explanation": "clip to [eps, 1-eps], eps=1e-7",
-                         "link": "https://github.com/keras-team/keras"}],
+                         "link": "https://github.com/beta-project/beta"}],
         "records": records,
     }
 

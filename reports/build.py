@@ -28,17 +28,24 @@ from typing import Any, Iterable, Sequence
 import jinja2
 from markupsafe import Markup
 
+from lossconform.record import FIELDS, SEVERITY
 from lossconform.reports.results import VERDICTS, ResultsError, gc_paused, load_results, number
 
 DTYPE_ORDER = ("float16", "bfloat16", "float32", "float64")
-SEVERITY = {v: i for i, v in enumerate(("agree", "unsupported", "raises", "divergence", "fail"))}
-#: Record keys that get their own column in the embedded data; the rest pass through.
-KNOWN_KEYS = frozenset((
+#: Record fields (lossconform.record.CheckRecord) that get their own column in the embedded
+#: data, in the order the columns are read.
+COLUMN_KEYS: tuple[str, ...] = (
     "id", "op", "entry_point", "framework", "framework_version", "dtype", "device", "kind",
-    "verdict", "max_abs_err", "max_rel_err", "max_ulp", "divergence", "repro", "case",
-    "tolerance", "worst", "message", "nodeid", "tolerance_used"))
-#: Extra record keys used while building (pairwise distances) but left out of the page data.
-BUILD_ONLY_KEYS = frozenset(("sample", "expected_sample"))
+    "verdict", "max_ulp", "max_abs_err", "max_rel_err", "divergence", "repro", "message",
+    "worst", "nodeid", "case", "tolerance", "tolerance_used")
+KNOWN_KEYS = frozenset(COLUMN_KEYS)
+#: Record fields used while building (pairwise distances) but left out of the page data.
+BUILD_ONLY_KEYS = frozenset(("sample",))
+#: The record's other fields (output dtype, time in the framework) travel as extra columns,
+#: as do keys that are no record field (a newer writer's or a plug-in's): the drill-down
+#: shows each under its name.
+EXTRA_FIELDS: tuple[str, ...] = tuple(
+    k for k in FIELDS if k not in KNOWN_KEYS and k not in BUILD_ONLY_KEYS)
 #: Histogram bins of max ULP for the accuracy plots: (label, upper bound inclusive).
 ULP_BINS: tuple[tuple[str, float], ...] = (
     ("0", 0.0), ("≤1", 1.0), ("≤10", 10.0), ("≤10²", 1e2), ("≤10³", 1e3), ("≤10⁴", 1e4),
@@ -183,9 +190,7 @@ def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
     recs = [rec for run in runs for rec in run.records]
     run_col = [i for i, run in enumerate(runs) for _ in run.records]
     verdict_code = {v: i for i, v in enumerate(VERDICTS)}
-    names = ("id", "op", "entry_point", "framework", "framework_version", "dtype", "device",
-             "kind", "verdict", "max_ulp", "max_abs_err", "max_rel_err", "divergence", "repro",
-             "message", "worst", "nodeid", "case", "tolerance", "tolerance_used")
+    names = COLUMN_KEYS
     # One C-speed pass turns the records into columns.
     columns = list(zip(*map(itemgetter(*names), recs))) if recs else [()] * len(names)
     col = dict(zip(names, columns))
@@ -227,6 +232,7 @@ def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
                     "trigger": d.get("trigger")})
     return {
         "verdicts": list(VERDICTS),
+        "severity": list(SEVERITY),
         "runs": [{"label": r.label, "short": r.short, "file": r.path} for r in runs],
         "strings": s,
         "objects": objects,
@@ -240,16 +246,20 @@ def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
 
 
 def _extra_columns(recs: Sequence[dict[str, Any]], strings: Any) -> dict[str, dict[str, Any]]:
-    """Record keys beyond the known ones (minus build-only ones), one column each: a column
-    whose values are all strings (or missing) holds string ids (``"s": 1``), floats become
-    short decimal strings, anything else passes as it is (null where a record lacks it)."""
-    n_known = len(KNOWN_KEYS)
-    keys = set().union(*[r.keys() for r in recs if len(r) > n_known])
+    """Record keys beyond the column keys (minus build-only ones), one column each, left out
+    where no record has a value: a column whose values are all strings (or missing) holds
+    string ids (``"s": 1``), floats become short decimal strings, anything else passes as it
+    is (null where a record lacks it)."""
+    # a loaded record holds every field (defaults filled in): only a longer one has more keys
+    n_fields = len(FIELDS)
+    keys = set(EXTRA_FIELDS).union(*[r.keys() for r in recs if len(r) > n_fields])
     out: dict[str, dict[str, Any]] = {}
     for k in sorted(keys):
         if k in KNOWN_KEYS or k in BUILD_ONLY_KEYS:
             continue
         values = [r.get(k) for r in recs]
+        if all(v is None for v in values):
+            continue
         if all(v is None or v.__class__ is str for v in values):
             out[k] = {"s": 1, "v": strings(values)}
         else:
@@ -501,40 +511,21 @@ def pairwise_tables(runs: Sequence[Run],
     largest tolerance used). Pairs of entry points: from the records' output samples
     (``sample``: shape and first values; every entry point saw the same inputs), the largest
     distance over the cases both ran, and in how many cases shapes or non-finite values
-    differ; from ``value_digest``, how often they agree bit for bit; from ``pairwise``
-    ({other entry point: ULP apart}), the largest distance."""
+    differ."""
     if groups is None:
         groups = ulp_groups(runs)
     stats: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for (op, dt, _), g in groups.items():
         stats[(op, dt)].append(g)
-    digests: dict[tuple, dict[str, Any]] = defaultdict(dict)
     samples: dict[tuple, dict[str, Any]] = defaultdict(dict)
-    pair_ulp: dict[tuple[str, str], dict[tuple[str, str], float]] = defaultdict(dict)
     multi = len(runs) > 1
     for run in runs:
         suffix = f" [{run.short}]" if multi else ""
         for rec in run.records:
-            if len(rec) <= len(KNOWN_KEYS):
-                continue  # no extra fields, so neither value_digest nor pairwise
-            ep = rec["entry_point"] + suffix
-            digest = rec.get("value_digest")
-            if digest is not None:
-                digests[(run.short, rec["op"], rec["dtype"], rec["device"], rec["id"],
-                         rec["kind"])][ep] = digest
             smp = rec.get("sample")
-            if isinstance(smp, dict) and rec.get("verdict") != "unsupported":
+            if smp.__class__ is dict and rec["verdict"] != "unsupported":
                 samples[(run.short, rec["op"], rec["dtype"], rec["device"], rec["id"],
-                         rec["kind"])][ep] = smp
-            pw = rec.get("pairwise")
-            if isinstance(pw, dict):
-                key = (rec["op"], rec["dtype"])
-                for other, dist in pw.items():
-                    d = number(dist)
-                    if d is not None:
-                        pk = tuple(sorted((ep, str(other) + suffix)))
-                        cur = pair_ulp[key].get(pk)
-                        pair_ulp[key][pk] = d if cur is None or not d <= cur else cur
+                         rec["kind"])][rec["entry_point"] + suffix] = smp
     # per (op, dtype), per pair: [largest finite distance, cases compared, shapes differ,
     # non-finite values differ]
     apart: dict[tuple[str, str], dict[tuple[str, str], list[Any]]] = defaultdict(dict)
@@ -571,14 +562,6 @@ def pairwise_tables(runs: Sequence[Run],
             st[3] += 1
         elif st[0] is None or d > st[0]:
             st[0] = d
-    same: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    both: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    for (_, op, dt, *_), eps in digests.items():
-        names = sorted(eps)
-        for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                both[(op, dt)][(a, b)] += 1
-                same[(op, dt)][(a, b)] += eps[a] == eps[b]
     tables = []
     for (op, dt) in sorted(stats, key=lambda k: (k[0], _dtype_key(k[1]))):
         rows = []
@@ -588,9 +571,6 @@ def pairwise_tables(runs: Sequence[Run],
                          "median": fmt_ulp(statistics.median(finite) if finite else None),
                          "max_tu": fmt_tol(st["tu"])})
         pairs = []
-        for (a, b), n in sorted(both[(op, dt)].items()):
-            pairs.append({"a": a, "b": b, "what": "bit-identical results",
-                          "value": f"{same[(op, dt)][(a, b)]} of {n} checks", "note": ""})
         for (a, b), (d, n, shapes, nonfinite) in sorted(apart[(op, dt)].items()):
             notes = []
             if shapes:
@@ -602,9 +582,6 @@ def pairwise_tables(runs: Sequence[Run],
             pairs.append({"a": a, "b": b, "what": "max ULP apart", "value": value,
                           "note": f"{n} case{'s' if n != 1 else ''} compared"
                                   + "".join(f"; {x}" for x in notes)})
-        for (a, b), d in sorted(pair_ulp[(op, dt)].items()):
-            pairs.append({"a": a, "b": b, "what": "max ULP apart", "value": fmt_ulp(d),
-                          "note": ""})
         tables.append({"op": op, "dtype": dt, "rows": rows, "pairs": pairs})
     return tables
 
@@ -761,12 +738,13 @@ def run_summaries(runs: Sequence[Run]) -> list[dict[str, Any]]:
 
 # -- rendering ----------------------------------------------------------------------------
 def _template_text(name: str) -> str:
-    return resources.files("reports").joinpath("templates", name).read_text(encoding="utf-8")
+    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
 
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("reports", "templates"),
+        # this package (lossconform.reports), wherever it is imported from
+        loader=jinja2.PackageLoader(__package__, "templates"),
         autoescape=True, trim_blocks=True, lstrip_blocks=True,
         undefined=jinja2.StrictUndefined)
 

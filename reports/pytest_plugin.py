@@ -2,7 +2,14 @@
 
 A test attaches one record per check with::
 
-    request.node.user_properties.append(("lossconform_record", record))
+    from lossconform.record import CheckRecord
+    from lossconform.reports.pytest_plugin import record
+    record(request, CheckRecord(id=..., op=..., ..., verdict="agree"))
+
+which stores the record's JSON form in ``request.node.user_properties`` under
+``lossconform.record.RECORD_KEY`` (a plain dict appended there the same way is taken too).
+The record format, the document's name and version and its JSON Schema are defined once, in
+``lossconform.record``.
 
 The controller (never an xdist worker) gathers records from every test report and writes
 ``--results PATH`` atomically (temp file in the same directory, fsync, ``os.replace``) at
@@ -29,13 +36,12 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pytest
 
-RECORD_KEY = "lossconform_record"
-SCHEMA = "lossconform-results"
-SCHEMA_VERSION = 1
+from lossconform.record import RECORD_KEY, SCHEMA, SCHEMA_VERSION, CheckRecord
+
 DEFAULT_RESULTS = os.path.join("reports", "out", "results.json")
 
 
@@ -50,9 +56,11 @@ class MetadataSpec:
         results file; environment keys are merged over the plugin's own."""
 
 
-def record(request: pytest.FixtureRequest, rec: Any) -> None:
-    """Attach one check record to the running test (collected into the results file)."""
-    request.node.user_properties.append((RECORD_KEY, rec))
+def record(request: pytest.FixtureRequest, rec: CheckRecord | Mapping[str, Any]) -> None:
+    """Attach one check record (a CheckRecord, or a dict of the same fields) to the running
+    test, as its JSON form: it is collected into the results file."""
+    value = rec.to_json() if isinstance(rec, CheckRecord) else jsonable(dict(rec))
+    request.node.user_properties.append((RECORD_KEY, value))
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -184,8 +192,12 @@ class ResultsCollector:
         if key in self._seen:
             return
         self._seen.add(key)
-        record = dict(value) if isinstance(value, dict) else {"value": value}
-        record.setdefault("nodeid", nodeid)
+        if isinstance(value, CheckRecord):
+            record = value.to_json()
+        else:
+            record = dict(value) if isinstance(value, dict) else {"value": value}
+        if not record.get("nodeid"):
+            record["nodeid"] = nodeid
         self.records.append(record)
 
     # -- writing ----------------------------------------------------------------------

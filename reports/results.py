@@ -1,4 +1,12 @@
-"""Load and validate a lossconform results file (the only input of the report)."""
+"""Load and validate a lossconform results file (the only input of the report).
+
+The format is ``lossconform.record``'s: document name and version, required fields, the
+optional fields' defaults and the verdicts come from there. This reader checks what the
+report needs (name, version, records a list of objects, required fields, known verdict),
+fast enough for 100,000 records; ``lossconform.record.json_schema()`` describes the whole
+format (field types included) and every document this reader accepts as written by the
+results plugin validates against it.
+"""
 from __future__ import annotations
 
 import gc
@@ -10,16 +18,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "lossconform-results"
-SUPPORTED_VERSIONS = (1,)
-VERDICTS = ("agree", "divergence", "unsupported", "raises", "fail")
-REQUIRED_RECORD_FIELDS = ("id", "op", "entry_point", "framework", "dtype", "kind", "verdict")
+from lossconform.record import DEFAULTS, REQUIRED_FIELDS, SCHEMA, SCHEMA_VERSION, VERDICTS
+
+__all__ = ["SCHEMA", "SUPPORTED_VERSIONS", "VERDICTS", "REQUIRED_RECORD_FIELDS",
+           "RECORD_DEFAULTS", "ResultsError", "load_results", "validate", "gc_paused", "number"]
+
+SUPPORTED_VERSIONS = (SCHEMA_VERSION,)
+REQUIRED_RECORD_FIELDS = REQUIRED_FIELDS
 #: Optional fields and the value used when a record lacks them.
-RECORD_DEFAULTS: dict[str, Any] = {
-    "framework_version": "", "device": "cpu", "max_abs_err": None, "max_rel_err": None,
-    "max_ulp": None, "divergence": None, "repro": "", "case": None, "tolerance": None,
-    "worst": None, "message": None, "nodeid": "", "tolerance_used": None,
-}
+RECORD_DEFAULTS: dict[str, Any] = DEFAULTS
 
 
 class ResultsError(Exception):

@@ -17,7 +17,7 @@ Write the value as a user would check it ("mean divides by sum of w[y_i]"), not 
 framework's docs phrase it, and say which entry points it covers when they differ. Several
 sources go in one string, separated by "; ", each with what it shows in parentheses.
 
-The ten topics below are the ones the built-in plug-ins fill (adapters/torch/adapter.py
+The ten topics below are the ones the built-in plug-ins fill (adapters/torch/conventions.py
 ``CONVENTIONS``); keep all ten so the tables line up, and add your own topics freely (the
 tensorflow plug-in adds ``onednn`` and ``execution``).
 """

@@ -1,7 +1,7 @@
 """One check, end to end: case -> call -> reference and framework -> verdict records.
 
-This is the single assertion helper of the conformance matrix. It returns records (one per
-kind: forward, gradient) whatever the outcome, and a failure message that says which case,
+This is the single assertion helper of the conformance matrix. It returns records
+(``lossconform.record.CheckRecord``, one per kind: forward, gradient) whatever the outcome, and a failure message that says which case,
 which entry point and framework version, the tolerance, the worst error and where, both
 values, and how to reproduce it.
 """
@@ -21,8 +21,7 @@ from lossconform.divergences import candidates, explain
 from lossconform.cases import Case
 from lossconform.harness.compare import Comparison, compare
 from lossconform.harness.tolerances import Tolerance, tolerance
-
-VERDICTS = ("agree", "divergence", "unsupported", "raises", "fail")
+from lossconform.record import CheckRecord
 
 
 def expected(call: Call) -> tuple[np.ndarray, np.ndarray | None]:
@@ -64,7 +63,7 @@ def sample(value: np.ndarray) -> dict[str, Any]:
 
 @dataclass
 class CheckResult:
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[CheckRecord] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
 
@@ -98,31 +97,19 @@ def run_check(
     call = case.call(dtype, seed=seed, device=device)
     version = adapter.version()
     versions = adapter.versions()
-    base = {
-        "id": case.id,
-        "op": case.op,
-        "entry_point": entry_point,
-        "framework": adapter.framework,
-        "framework_version": version,
-        "dtype": dtype,
-        "device": device,
-        "case": case.describe(),
-        "nodeid": nodeid,
-        "divergence": None,
-        "max_abs_err": None,
-        "max_rel_err": None,
-        "max_ulp": None,
-        "worst": None,
-        "message": None,
-        "output_dtype": None,
-    }
+    # the fields every record of this check shares
+    base: dict[str, Any] = dict(
+        id=case.id, op=case.op, entry_point=entry_point, framework=adapter.framework,
+        framework_version=version, dtype=dtype, device=device, case=case.describe(),
+        nodeid=nodeid)
     kinds = ("forward", "gradient")
 
     reason = adapter.unsupported(entry_point, call)
     if reason:
         base["repro"] = f"pytest '{nodeid}'  # unsupported: {reason}"
         for kind in kinds:
-            result.records.append({**base, "kind": kind, "verdict": "unsupported", "message": reason})
+            result.records.append(CheckRecord(**base, kind=kind, verdict="unsupported",
+                                              message=reason))
         return result
     repro = repro_snippet(case, entry_point, adapter, call, seed)
     base["repro"] = repro
@@ -134,7 +121,7 @@ def run_check(
     except Exception as exc:  # the framework raised on a valid input: a finding
         msg = f"{type(exc).__name__}: {exc}".strip()
         for kind in kinds:
-            result.records.append({**base, "kind": kind, "verdict": "fail", "message": msg})
+            result.records.append(CheckRecord(**base, kind=kind, verdict="fail", message=msg))
         result.failures.append(
             _failure_text(case, adapter, version, entry_point, dtype, "forward", None, None, repro,
                           f"raised on a valid input: {msg}\n{traceback.format_exc(limit=3)}")
@@ -148,37 +135,37 @@ def run_check(
         outputs["gradient"] = (ev.gradient, exp_grad)
     for kind in kinds:
         if kind not in outputs:
-            result.records.append({**base, "kind": kind, "verdict": "unsupported",
-                                   "message": "the entry point gives no gradient for this call"})
+            result.records.append(CheckRecord(
+                **base, kind=kind, verdict="unsupported",
+                message="the entry point gives no gradient for this call"))
             continue
         out, exp = outputs[kind]
         tol = tolerance(dtype, kind, case.tolerance_overrides)
         floor = natural_scale(call, kind)
         cmp = compare(out.value, exp, dtype, tol, floor)
-        rec = {
+        rec = CheckRecord(
             **base,
-            "kind": kind,
-            "output_dtype": out.dtype,
-            "tolerance": tol.as_dict(),
-            "max_abs_err": cmp.max_abs_err,
-            "max_rel_err": cmp.max_rel_err,
-            "max_ulp": cmp.max_ulp,
-            "tolerance_used": cmp.tolerance_used,
-            "worst": cmp.worst(),
-            "eval_seconds": eval_seconds if kind == "forward" else 0.0,
+            kind=kind,
+            verdict="agree",
+            output_dtype=out.dtype,
+            tolerance=tol.as_dict(),
+            max_abs_err=cmp.max_abs_err,
+            max_rel_err=cmp.max_rel_err,
+            max_ulp=cmp.max_ulp,
+            tolerance_used=cmp.tolerance_used,
+            worst=cmp.worst(),
+            eval_seconds=eval_seconds if kind == "forward" else 0.0,
             # the pairwise view compares entry points' forward values on the same inputs
-            "sample": sample(out.value) if kind == "forward" else None,
-        }
-        if cmp.ok:
-            rec["verdict"] = "agree"
-        else:
+            sample=sample(out.value) if kind == "forward" else None,
+        )
+        if not cmp.ok:
             div = explain(candidates(adapter, entry_point, call, kind, versions), call, kind,
                           out.value, tol, floor)
             if div is not None:
-                rec.update(verdict="divergence", divergence=div.id,
-                           message=f"{cmp.problem} vs reference; matches model {div.id!r}: {div.title}")
+                rec.verdict, rec.divergence = "divergence", div.id
+                rec.message = f"{cmp.problem} vs reference; matches model {div.id!r}: {div.title}"
             else:
-                rec.update(verdict="fail", message=cmp.problem)
+                rec.verdict, rec.message = "fail", cmp.problem
                 result.failures.append(
                     _failure_text(case, adapter, version, entry_point, dtype, kind, tol, cmp, repro, cmp.problem)
                 )

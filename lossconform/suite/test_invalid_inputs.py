@@ -20,6 +20,7 @@ import pytest
 from lossconform import invalid as I
 from lossconform.contract import Call
 from lossconform.plugins import load_adapters
+from lossconform.record import CheckRecord
 from lossconform.reports.pytest_plugin import record
 
 # -- parametrization -------------------------------------------------------------------------
@@ -81,9 +82,8 @@ def _verdict(ref_exc: Exception | None, ref_value: Any, got: I.CellResult) -> tu
 
 
 def _record(request: pytest.FixtureRequest, **fields: Any) -> None:
-    base = {"kind": "invalid_input", "dtype": I.DTYPE, "device": "cpu",
-            "max_abs_err": None, "max_rel_err": None, "max_ulp": None}
-    record(request, base | fields)
+    record(request, CheckRecord(kind="invalid_input", dtype=I.DTYPE, device="cpu",
+                                nodeid=request.node.nodeid, **fields))
 
 
 def _missing_row(entry_point: str, kind: str | None, case_name: str, got: I.CellResult) -> str:

@@ -4,7 +4,9 @@
   // attribute properties or createTextNode, never through innerHTML.
   var D = JSON.parse(document.getElementById('lc-data').textContent);
   var S = D.strings, C = D.cols, N = D.n, V = D.verdicts, OBJ = D.objects;
-  var SEV = { agree: 0, unsupported: 1, raises: 2, divergence: 3, fail: 4 };
+  // Verdicts from least to most severe (lossconform.record.SEVERITY): a cell shows its worst.
+  var SEV_NAME = D.severity, SEV = {};
+  SEV_NAME.forEach(function (v, k) { SEV[v] = k; });
   var vsev = V.map(function (v) { return SEV[v]; });
   var DTYPE_ORDER = { float16: 0, bfloat16: 1, float32: 2, float64: 3 };
   var FIRST_ROWS = 30, MORE_ROWS = 200;
@@ -237,7 +239,6 @@
     if (sum.ulp !== null) return fmtUlp(sum.ulp) + 'u';  // older results: no tolerance_used
     return name === 'unsupported' ? 'n/a' : name === 'raises' ? 'exc' : '\u2014';
   }
-  var SEV_NAME = ['agree', 'unsupported', 'raises', 'divergence', 'fail'];
 
   // Text that may wrap after '.', '(' and ',' (long entry point names), as text nodes.
   function breakable(e, text) {

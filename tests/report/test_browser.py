@@ -5,7 +5,8 @@ over file descriptors 3 (in) and 4 (out), which the stdlib handles. Chromium is 
 ``chromium`` package (``apt-get install -y chromium``); where it is missing these tests are
 skipped with that reason. ``test_real_run_report_loads_without_errors`` makes real results
 first: a small conformance run (float32, the moderate 16x10 softmax and cross-entropy cases,
-about 10 s) in a subprocess, skipped with the reason when the frameworks are missing;
+about 10 s) in a subprocess, on whichever framework plug-ins are available (skipped with the
+reason when none is), its results validated against the schema;
 ``LC_BROWSER_RESULTS=path/to/results.json`` points it at an existing results file instead.
 The other tests use the hand-written fixture (hostile strings, a failure).
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import fcntl
-import importlib.util
 import json
 import os
 import queue
@@ -29,6 +29,7 @@ from typing import Any, Iterator
 import pytest
 
 from lossconform.reports.build import build
+from tests.report.schema_validation import assert_valid_results
 
 pytestmark = pytest.mark.browser
 
@@ -256,10 +257,13 @@ def real_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     override = os.environ.get("LC_BROWSER_RESULTS")
     if override:
         return Path(override)
-    missing = [m for m in ("torch", "tensorflow") if importlib.util.find_spec(m) is None]
-    if len(missing) == 2:
-        pytest.skip("no real conformance run: neither torch nor tensorflow is installed "
-                    "(set LC_BROWSER_RESULTS=path/to/results.json to use existing results)")
+    from lossconform.plugins import load_adapters
+
+    reasons = {name: adapter.available() for name, adapter in load_adapters().items()}
+    if all(reasons.values()):
+        pytest.skip("no real conformance run: no framework plug-in is available ("
+                    + "; ".join(f"{n}: {r}" for n, r in sorted(reasons.items()))
+                    + ") (set LC_BROWSER_RESULTS=path/to/results.json to use existing results)")
     out = tmp_path_factory.mktemp("real-run") / "results.json"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS"))}
@@ -270,7 +274,7 @@ def real_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # 0: all passed; 1: some checks failed, which is still a real run to look at
     assert proc.returncode in (0, 1) and out.exists(), \
         f"the conformance run failed (exit {proc.returncode}):\n{tail}"
-    doc = json.loads(out.read_text())
+    doc = assert_valid_results(out)
     if not doc["records"]:
         reasons = "; ".join(f"{n}: {i.get('reason')}" for n, i in doc["frameworks"].items()
                             if isinstance(i, dict) and not i.get("available"))
@@ -383,16 +387,16 @@ def test_drill_down_opens_with_repro(browser: Chromium, fixture_page: Path) -> N
     text = browser.evaluate("document.getElementById('drill-body').textContent")
     assert "Inputs" in text and "tolerance" in text and "reference (float64)" in text
     assert "tolerance used" in text and "outside tolerance" in text
-    assert "import torch" in text and "import tensorflow as tf" in text  # both entry points
+    assert "import alpha" in text and "import beta as bt" in text  # both entry points
     assert "window.__pwned=2" in text  # the hostile message, shown as text
     assert browser.evaluate("typeof window.__pwned") == "undefined"
     # A divergence cell shows the registry's explanation and its link.
     browser.evaluate("document.querySelector("
                      "'.op-section[data-op=\"categorical_crossentropy\"] td.c-divergence').click()")
     text = browser.evaluate("document.getElementById('drill-body').textContent")
-    assert "keras-clip-eps" in text and "epsilon=1e-7" in text
+    assert "beta-clip-eps" in text and "epsilon=1e-7" in text
     assert browser.evaluate("document.querySelector('#drill-body a').href"
-                            ".indexOf('https://github.com/keras-team') === 0")
+                            ".indexOf('https://github.com/beta-project') === 0")
     assert browser.errors() == []
 
 

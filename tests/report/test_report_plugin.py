@@ -1,4 +1,8 @@
-"""The results plugin: atomic writes, exact record counts with and without xdist, Ctrl-C."""
+"""The results plugin: atomic writes, exact record counts with and without xdist, Ctrl-C.
+
+Every results file the inner runs write is validated against the schema
+(``lossconform.record.json_schema()``) before the report's reader loads it.
+"""
 from __future__ import annotations
 
 import json
@@ -7,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from lossconform.record import RECORD_KEY
 from lossconform.reports import pytest_plugin
 from lossconform.reports.results import ResultsError, load_results
+from tests.report.schema_validation import assert_valid_results
 
 pytest_plugins = ["pytester"]
 
@@ -16,15 +22,18 @@ pytest_plugins = ["pytester"]
 INNER_SUITE = '''
 import pytest
 
+from lossconform.record import CheckRecord
+from lossconform.reports.pytest_plugin import record
+
 def rec(request, i, verdict="agree", **extra):
-    r = {"id": f"case{i}", "op": "softmax", "entry_point": "ep.softmax",
-         "framework": "fake", "framework_version": "0", "dtype": "float32",
-         "device": "cpu", "kind": "forward", "verdict": verdict,
-         "max_abs_err": 0.0, "max_rel_err": 0.0, "max_ulp": float("inf"),
-         "divergence": None, "repro": "print(1)", "case": {"shape": [2, 3]},
-         "tolerance": {"atol": 1e-6, "rtol": 1e-6}, "worst": None, "message": None}
+    r = dict(id=f"case{i}", op="softmax", entry_point="ep.softmax",
+             framework="fake", framework_version="0", dtype="float32",
+             device="cpu", kind="forward", verdict=verdict,
+             max_abs_err=0.0, max_rel_err=0.0, max_ulp=float("inf"),
+             divergence=None, repro="print(1)", case={"shape": [2, 3]},
+             tolerance={"atol": 1e-6, "rtol": 1e-6}, worst=None, message=None)
     r.update(extra)
-    request.node.user_properties.append(("lossconform_record", r))
+    record(request, CheckRecord(**r))
 
 @pytest.fixture
 def in_setup(request):
@@ -88,6 +97,7 @@ def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict]
     out = pytester.path / "out" / "results.json"
     result = pytester.runpytest_subprocess("-p", "lossconform.reports.pytest_plugin", "-p", "no:cacheprovider",
                                            "--results", str(out), *args)
+    assert_valid_results(out)
     return result, load_results(out)
 
 
@@ -129,11 +139,12 @@ def test_keyboard_interrupt_saves_records_so_far(pytester: pytest.Pytester,
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 xdist: bool) -> None:
     _prepare(pytester, monkeypatch)
+    # records as plain dicts under the key, with only the required fields: still taken
     pytester.makepyfile(test_inner='''
 import pytest
 
 def rec(request, name):
-    request.node.user_properties.append(("lossconform_record", {
+    request.node.user_properties.append((%r, {
         "id": name, "op": "sigmoid", "entry_point": "e", "framework": "f",
         "dtype": "float64", "kind": "forward", "verdict": "agree"}))
 
@@ -146,7 +157,7 @@ def test_b(request):
 
 def test_c(request):
     rec(request, "c")
-''')
+''' % RECORD_KEY)
     args = ("-n", "1") if xdist else ("-p", "no:xdist")
     result, doc = _run(pytester, *args)
     assert result.ret == pytest.ExitCode.INTERRUPTED
