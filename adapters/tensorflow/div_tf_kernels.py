@@ -1,0 +1,358 @@
+"""TensorFlow's own kernels and composites (tf.nn, tf.reduce_mean): the softmax cross-entropy
+kernel's gradient and -inf handling, softmax on NaN/+inf, weighted_cross_entropy_with_logits,
+the log_softmax gradient and the float16 mean in float16.
+
+Each entry follows its predicate, example and model. Keyed on TensorFlow's version.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lossconform import reference as R
+from lossconform.contract import Call
+from lossconform.divergences import Divergence, ModelResult
+from lossconform.divergences.numerics import (
+    EXAMPLE_LOGITS, F16_MAX, all_of, class_axis, classes_back, classes_last,
+    confident_items_float16, cotangent, example_call, index_items, logits_cancel,
+    neg_inf_under_zero_label, op_is, reduce_losses, targets_not_normalised, wants_grad,
+)
+from lossconform.dtypes import round_to
+
+from .keras_models import KERAS_LOSS_BASE, TF_KERNELS, TF_PYTHON_OPS, keras_categorical
+
+_SOFTMAX_CE = ("tf.nn.softmax_cross_entropy_with_logits",
+               "tf.keras.losses.categorical_crossentropy(from_logits=True)",
+               "tf.keras.losses.CategoricalCrossentropy(from_logits=True)",
+               "tf.keras.losses.CategoricalCrossentropy(from_logits=True, dtype=None)")
+
+_entries: list[Divergence] = []
+_narrow: list[Divergence] = []  # float16/bfloat16 corner cases
+
+
+# -- softmax cross-entropy kernel -----------------------------------------------------------------
+def _softmax_minus_labels(call: Call) -> ModelResult:
+    """Forward: the reference (with Keras' smoothing/sample-weight conventions where the entry
+    point is a Keras loss). Gradient: TF's SoftmaxCrossEntropyWithLogits kernel returns
+    backprop = softmax(z) - q for the labels q it was given (after Keras' label smoothing
+    q = (1-eps) t + eps/C), scaled by the sample weight and the reduction; exact only when
+    sum(q) = 1. tf.nn.softmax_cross_entropy_with_logits takes no smoothing or sample weights,
+    so for it this is plain softmax - t."""
+    return keras_categorical(call, from_logits=True, sparse=False)
+
+
+def _ex_labels_not_normalised() -> Call:
+    return example_call("cross_entropy", EXAMPLE_LOGITS,
+                        target=[[0.5, 0.5, 0.5, 0.0], [0.2, 0.1, 0.0, 0.0],
+                                [0.25, 0.25, 0.25, 0.25]],
+                        target_kind="probs", options={"reduction": "sum"})
+
+
+_entries.append(Divergence(
+    id="tf-softmax-ce-gradient-ignores-label-sum",
+    title="TF softmax cross-entropy gradient is softmax - labels, wrong when labels do not sum to 1",
+    framework="tensorflow",
+    entry_points=_SOFTMAX_CE,
+    versions=">=2.0",
+    kinds=("gradient",),
+    trigger="probability targets whose rows do not sum to 1",
+    explanation="The SoftmaxCrossEntropyWithLogits kernel returns its backprop as "
+                "softmax(logits) - labels, the derivative only when sum(labels) = 1; the "
+                "true derivative of -sum q log softmax(z) is sum(q) softmax(z) - q "
+                "(torch's autograd and the reference). The forward value is right.",
+    link=f"{TF_KERNELS}xent_op.h (backprop = softmax - labels)",
+    applies=all_of(op_is("cross_entropy"), targets_not_normalised),
+    model=_softmax_minus_labels,
+    example=_ex_labels_not_normalised,
+))
+
+
+def _ex_neg_inf() -> Call:
+    return example_call("cross_entropy", [[0.5, -np.inf, 2.0, 0.25], [1.5, 0.75, -0.5, -2.0]],
+                        target=[0, 1], target_kind="index", options={"reduction": "none"},
+                        grad=False)
+
+
+_entries.append(Divergence(
+    id="tf-softmax-ce-neg-inf-logit-nan",
+    title="TF softmax cross-entropy is NaN for a row with a -inf logit under a zero label",
+    framework="tensorflow",
+    entry_points=_SOFTMAX_CE,
+    versions=">=2.0",
+    kinds=("forward",),
+    trigger="a -inf logit whose (smoothed) label is 0, in a row whose maximum is finite",
+    explanation="The SoftmaxCrossEntropyWithLogits kernel computes the loss as "
+                "sum_c labels_c * (log(sum exp(shifted)) - shifted_c): at a -inf logit "
+                "with label 0 that is 0 * inf = NaN, and the row's loss is NaN. The "
+                "reference (and the sparse kernel, and torch) give the -inf logit "
+                "probability 0 and drop its zero-weighted term: the loss is finite (or "
+                "+inf where the label's own logit is -inf).",
+    link=f"{TF_KERNELS}xent_op.h (loss = (labels * (log(sum_exp) - shifted_logits)).sum()); "
+         "https://github.com/tensorflow/tensorflow/issues/8484",
+    applies=neg_inf_under_zero_label,
+    model=lambda c: keras_categorical(c, from_logits=True, sparse=False),
+    example=_ex_neg_inf,
+))
+
+
+# -- softmax on NaN / +inf ------------------------------------------------------------------------
+def _nan_or_inf_in_softmax(call: Call) -> bool:
+    return call.op == "softmax" and call.dtype in ("float32", "bfloat16") \
+        and bool(np.any(np.isnan(call.x) | np.isposinf(call.x)))
+
+
+def _softmax_nan_stays_local(call: Call) -> ModelResult:
+    """tf.nn.softmax in float32/bfloat16: in a row holding NaN or +inf, NaN stays where those
+    logits were and every other entry is 0 (the reference: the whole row NaN)."""
+    x = classes_last(call.x, call)
+    with np.errstate(invalid="ignore"):
+        out = np.asarray(R.softmax(x, axis=-1), dtype=np.float64)
+    isn = np.isnan(x) | np.isposinf(x)
+    row = np.any(isn, axis=-1, keepdims=True)
+    out = np.where(row, np.where(isn, np.nan, 0.0), out)
+    return classes_back(out, call), None
+
+
+def _ex_softmax_nan() -> Call:
+    return example_call("softmax", [[np.nan, 0.0, 1.0], [np.inf, 0.0, 1.0], [0.5, 1.0, -1.0]],
+                        dtype="float32", grad=False)
+
+
+_entries.append(Divergence(
+    id="tf-softmax-nonfinite-stays-local-float32",
+    title="tf.nn.softmax (float32/bfloat16) puts NaN only at NaN/+inf logits, 0 elsewhere",
+    framework="tensorflow",
+    entry_points=("tf.nn.softmax",),
+    versions=">=2.0",
+    kinds=("forward",),
+    trigger="a NaN or +inf logit in float32 or bfloat16 (float64 and float16 give a NaN "
+            "row; an all -inf row is NaN everywhere, as in the reference)",
+    explanation="In float32 and bfloat16 (CPU) the row's finite entries come out as "
+                "exactly 0 and only the NaN / +inf entries as NaN (row [nan, 0, 1] -> "
+                "[nan, 0, 0]; [inf, 0, 1] -> [nan, 0, 0]); the reference, float64 and "
+                "float16 TF, and torch make the whole row NaN. Observed on TF 2.21 CPU; "
+                "the float32 path is the vectorised (oneDNN/Eigen) softmax kernel.",
+    link=f"{TF_KERNELS}softmax_op_functor.h",
+    applies=_nan_or_inf_in_softmax,
+    model=_softmax_nan_stays_local,
+    example=_ex_softmax_nan,
+))
+
+
+# -- weighted_cross_entropy_with_logits -----------------------------------------------------------
+def _weighted_ce(call: Call) -> ModelResult:
+    """tf.nn.weighted_cross_entropy_with_logits as nn_impl.py writes it, differentiated the
+    way TF's autodiff does:
+
+        l = (1 - t) z + lw (log1p(exp(-|z|)) + relu(-z)),  lw = 1 + (pw - 1) t
+        dl/dz = (1 - t) + lw (-sign(z) exp(-|z|) / (1 + exp(-|z|)) - [z > 0 for -z])
+
+    with TF's subgradients sign(0) = 0 (Abs) and relu'(0) = 0 (ReluGrad: x > 0): at z = 0
+    the lw term vanishes and the gradient is (1 - t) instead of (1 - t) - lw / 2.
+    The forward is evaluated op by op, rounding each result to the input dtype.
+    """
+    z = np.asarray(call.x, dtype=np.float64)
+    t = np.asarray(call.target, dtype=np.float64)
+    pw = call.option("pos_weight")
+    pw = np.ones_like(z) if pw is None else np.broadcast_to(np.asarray(pw, np.float64), z.shape)
+    lw = 1.0 + (pw - 1.0) * t
+
+    def rd(v: np.ndarray) -> np.ndarray:  # one op's result, in the input dtype
+        return round_to(v, call.dtype)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(-np.abs(z))
+        # the forward op by op, each result rounded to the dtype (as the TF composite
+        # computes it): (1 - t) z and relu(-z) cancel for z < 0, leaving ~ulp(|z|) of error
+        el = rd(rd(rd(1.0 - t) * z) + rd(rd(lw) * rd(rd(np.log1p(rd(e))) + np.maximum(-z, 0.0))))
+        de = (1.0 - t) + lw * (-np.sign(z) * e / (1.0 + e) - (-z > 0).astype(np.float64))
+    n = float(max(z.size, 1))
+    fwd = reduce_losses(el, n, call.reduction)
+    grad = None
+    if wants_grad(call):
+        g = cotangent(call, z.shape if call.reduction == "none" else ())
+        grad = de * (g / n if call.reduction == "mean" else g)
+    return np.asarray(fwd, dtype=np.float64), grad
+
+
+def _logit_zero(call: Call) -> bool:
+    return call.op == "binary_cross_entropy_with_logits" and call.grad_output is not None \
+        and bool(np.any(np.asarray(call.x) == 0.0))
+
+
+def _ex_logit_zero() -> Call:
+    return example_call("binary_cross_entropy_with_logits", [[0.0, 0.0, 1.5], [-0.5, 0.0, 2.0]],
+                        target=[[0.0, 1.0, 1.0], [0.0, 0.5, 1.0]], options={"reduction": "sum"})
+
+
+_entries.append(Divergence(
+    id="tf-weighted-ce-gradient-at-logit-zero",
+    title="tf.nn.weighted_cross_entropy_with_logits gradient at logit 0 misses -lw/2",
+    framework="tensorflow",
+    entry_points=("tf.nn.weighted_cross_entropy_with_logits",),
+    versions=">=2.0",
+    kinds=("gradient",),
+    trigger="a logit exactly 0 (the 'huge' regime's zeros, any exact zero)",
+    explanation="The op is a Python composite, (1 - t) z + lw (log1p(exp(-|z|)) + "
+                "relu(-z)) with lw = 1 + (pos_weight - 1) t, differentiated by autodiff: "
+                "at z = 0 TF takes d|z|/dz = sign(0) = 0 and relu'(0) = 0, so the lw term "
+                "contributes nothing and the gradient is (1 - t) instead of the derivative "
+                "(1 - t) sigmoid(0) - pos_weight t sigmoid(0) = (1 - t - pos_weight t) / 2 "
+                "(the loss is smooth there). tf.nn.sigmoid_cross_entropy_with_logits has "
+                "its own gradient and is right.",
+    link=f"{TF_PYTHON_OPS}nn_impl.py (weighted_cross_entropy_with_logits_v2: log_weight * "
+         "(log1p(exp(-abs(logits))) + relu(-logits)))",
+    applies=_logit_zero,
+    model=_weighted_ce,
+    example=_ex_logit_zero,
+))
+
+
+def _ex_cancellation() -> Call:
+    return example_call("binary_cross_entropy_with_logits",
+                        [[-32.25, -30.5, 31.0], [-33.0, 34.0, -35.5]],
+                        target=[[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], options={"reduction": "sum"},
+                        grad=False)
+
+
+_entries.append(Divergence(
+    id="tf-weighted-ce-forward-cancellation",
+    title="tf.nn.weighted_cross_entropy_with_logits loses tiny losses to cancellation (z << 0)",
+    framework="tensorflow",
+    entry_points=("tf.nn.weighted_cross_entropy_with_logits",),
+    versions=">=2.0",
+    kinds=("forward",),
+    trigger="negative logits (z < -1) with label < 1, where the loss is small: confident, "
+            "correct predictions (e.g. z = -32, t = 0: loss 1.1e-14); visible in a 'sum' "
+            "or 'mean' of many such terms in float64",
+    explanation="The op evaluates (1 - t) z + lw (log1p(exp(-|z|)) + relu(-z)) as written: "
+                "for z < 0 the first and last terms are -|z|(1-t) and +|z| lw and cancel, "
+                "so each element carries an absolute error of about ulp(|z|) (7e-15 at "
+                "|z| = 32 in float64) instead of a relative one: a loss of 1.07e-14 comes "
+                "out as 1.42e-14. tf.nn.sigmoid_cross_entropy_with_logits uses "
+                "relu(z) - z t + log1p(exp(-|z|)), exact there for t = 0.",
+    link=f"{TF_PYTHON_OPS}nn_impl.py (weighted_cross_entropy_with_logits_v2: (1 - labels) * "
+         "logits + log_weight * (log1p(exp(-abs(logits))) + relu(-logits)))",
+    applies=logits_cancel,
+    model=_weighted_ce,
+    example=_ex_cancellation,
+))
+
+
+# -- log_softmax gradient in float16 --------------------------------------------------------------
+def _half_cotangent_sum_overflows(call: Call) -> bool:
+    if call.op != "log_softmax" or call.grad_output is None or call.dtype != "float16":
+        return False
+    g = classes_last(cotangent(call, call.x.shape), call)
+    return bool(np.any(np.abs(np.sum(g, axis=-1)) > F16_MAX))
+
+
+def _log_softmax_grad_half(call: Call) -> ModelResult:
+    """TF's LogSoftmax gradient (nn_grad.py _LogSoftmaxGrad): g - reduce_sum(g) * exp(out),
+    with the row sum of the cotangent held in the input dtype: rounded to it, so in float16
+    a sum beyond 65504 is inf and every entry of the row becomes -inf, or NaN where the
+    float16 softmax exp(log_softmax) underflows to 0."""
+    x = classes_last(call.x, call)
+    fwd = np.asarray(R.log_softmax(x, axis=-1), dtype=np.float64)
+    grad = None
+    if wants_grad(call):
+        g = classes_last(cotangent(call, call.x.shape), call)
+        with np.errstate(over="ignore", invalid="ignore"):
+            S = round_to(np.sum(g, axis=-1, keepdims=True), call.dtype)
+            # softmax = exp(op output), both in the dtype: where it underflows to 0,
+            # inf * 0 gives NaN instead of -inf
+            p = round_to(np.exp(round_to(fwd, call.dtype)), call.dtype)
+            grad = classes_back(g - S * p, call)
+    return classes_back(fwd, call), grad
+
+
+def _ex_log_softmax_half() -> Call:
+    x = np.linspace(-2.0, 2.0, 40).reshape(1, 40)
+    return example_call("log_softmax", x, dtype="float16", grad=False).replace(
+        grad_output=np.full((1, 40), 2048.0))
+
+
+_narrow.append(Divergence(
+    id="tf-log-softmax-grad-float16-cotangent-sum-overflow",
+    title="tf.nn.log_softmax gradient in float16: the cotangent's row sum overflows to inf",
+    framework="tensorflow",
+    entry_points=("tf.nn.log_softmax",),
+    versions=">=2.0",
+    kinds=("gradient",),
+    trigger="float16 with |sum of grad_output over the class axis| > 65504 (e.g. 100000 "
+            "classes with cotangents of order 1)",
+    explanation="TF's LogSoftmax gradient is g - reduce_sum(g, -1) * exp(log_softmax), "
+                "the row sum a float16 tensor: beyond float16's largest value 65504 it is "
+                "inf and every entry of the row is g - inf * p = -inf (NaN where the "
+                "float16 p underflows to 0). The derivative "
+                "itself is small and finite (a kernel keeping that intermediate in float32, "
+                "like torch's, gets it); not a tolerance matter: the intermediate does not "
+                "exist in float16.",
+    link=f"{TF_PYTHON_OPS}nn_grad.py (_LogSoftmaxGrad: grad - math_ops.reduce_sum(grad, -1, "
+         "keepdims=True) * softmax)",
+    applies=_half_cotangent_sum_overflows,
+    model=_log_softmax_grad_half,
+    example=_ex_log_softmax_half,
+))
+
+
+# -- float16 mean over > 65504 items --------------------------------------------------------------
+def _half_count_overflows(call: Call) -> bool:
+    if call.dtype != "float16" or call.reduction != "mean" or call.op != "cross_entropy" \
+            or call.option("sample_weight") is not None or call.option("ignore_index") \
+            is not None or call.x.ndim < 1:
+        return False
+    a = class_axis(call)
+    return float(np.prod([d for i, d in enumerate(call.x.shape) if i != a])) > F16_MAX
+
+
+def _half_mean(call: Call) -> ModelResult:
+    """tf.reduce_mean (the adapter's 'mean' for tf.nn / keras.losses functions) and Keras'
+    'sum_over_batch_size' (ops.sum / cast(prod(shape), dtype), divide_no_nan) in float16: the
+    item count is cast to float16, inf beyond 65504, so the mean is sum / inf = 0 (NaN when
+    the float16 sum overflows too) and its gradient cotangent / inf = 0."""
+    a = class_axis(call)
+    n = float(np.prod([d for i, d in enumerate(call.x.shape) if i != a]))
+    if call.op == "cross_entropy":
+        per_item = call.replace(options={**call.options, "reduction": "none"}, grad_output=None)
+        l, _ = keras_categorical(per_item, from_logits=True, sparse=False)
+    else:
+        l, _, _ = index_items(call)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        fwd = np.asarray(round_to(np.sum(l), "float16") / round_to(n, "float16"))
+    return fwd, np.zeros(call.x.shape) if wants_grad(call) else None
+
+
+_narrow.append(Divergence(
+    id="tf-mean-float16-item-count-overflow",
+    title="TF/Keras mean of float16 losses over more than 65504 items is 0 (count is inf)",
+    framework="tensorflow",
+    entry_points=("tf.nn.softmax_cross_entropy_with_logits",
+                  "tf.nn.sparse_softmax_cross_entropy_with_logits",
+                  "tf.keras.losses.categorical_crossentropy(from_logits=True)",
+                  "tf.keras.losses.sparse_categorical_crossentropy(from_logits=True)",
+                  "tf.keras.losses.CategoricalCrossentropy(from_logits=True)",
+                  "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)"),
+    # tf.reduce_mean's float16 count and Keras 3's reduce_values alike: the TensorFlow
+    # releases that ship Keras 3
+    versions=">=2.16",
+    kinds=("forward", "gradient"),
+    trigger="float16 losses averaged over more than 65504 items: tf.reduce_mean of the "
+            "per-item losses, or a Keras loss class built with dtype='float16' and "
+            "reduction 'sum_over_batch_size'",
+    explanation="tf.reduce_mean divides the float16 sum by the item count cast to "
+                "float16, and Keras' reduce_values divides by "
+                "ops.cast(prod(shape), loss.dtype): beyond 65504 the count is inf, so "
+                "the mean is 0 (NaN when the float16 sum overflows too, divide_no_nan "
+                "only guards a zero divisor) and the gradient cotangent / inf is 0. "
+                "The sum itself is accumulated accurately (60000 items are right). A "
+                "loss class built without dtype computes in float32 and is not affected.",
+    link=f"{TF_KERNELS}reduction_ops_common.h (MeanReducer: sum / count in the tensor's type); "
+         f"{KERAS_LOSS_BASE} (reduce_values: ops.cast(ops.prod(shape), loss.dtype))",
+    applies=_half_count_overflows,
+    model=_half_mean,
+    example=confident_items_float16,
+))
+
+DIVERGENCES: tuple[Divergence, ...] = tuple(_entries)
+#: float16/bfloat16 corner cases, tried after the general entries (see divergences.py)
+NARROW_DTYPE_DIVERGENCES: tuple[Divergence, ...] = tuple(_narrow)
