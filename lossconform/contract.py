@@ -114,6 +114,9 @@ class Capabilities:
     missing_option_reasons: Mapping[str, str] = field(default_factory=dict)
     #: a target kind it does not take ("index", "probs") -> the sentence users see
     missing_target_reasons: Mapping[str, str] = field(default_factory=dict)
+    #: the dtype its output comes back in whatever the input's, if fixed (a loss class that
+    #: computes in its own float type); None: the call's dtype
+    output_dtype: str | None = None
 
 
 @dataclass(frozen=True)

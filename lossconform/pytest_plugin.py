@@ -173,8 +173,11 @@ def pytest_lossconform_metadata(config: pytest.Config) -> dict[str, Any]:
     frameworks: dict[str, Any] = {}
     numerics = set(GENERIC_ENV)
     extra_env: dict[str, Any] = {}
+    selected = set(getattr(config, "lc_frameworks", adapters))
     for name, adapter in adapters.items():
-        frameworks[name] = framework_info(adapter)
+        # only the selected frameworks are probed: available() imports the framework
+        frameworks[name] = framework_info(adapter) if name in selected else {
+            **framework_info(adapter, probe=False), "reason": "not selected (--lc-frameworks)"}
         numerics |= set(adapter.numerics_variables)
         if frameworks[name]["available"]:
             try:
@@ -196,19 +199,22 @@ def pytest_lossconform_metadata(config: pytest.Config) -> dict[str, Any]:
     return {"frameworks": frameworks, "divergences": divergences, "environment": env}
 
 
-def framework_info(adapter: Any) -> dict[str, Any]:
+def framework_info(adapter: Any, probe: bool = True) -> dict[str, Any]:
+    """What the results file says of one plug-in; ``probe`` asks whether the framework can be
+    used here (importing it), which only a selected framework needs."""
     info: dict[str, Any] = {"version": None, "versions": {}, "available": False, "reason": None,
                             "conventions": {}, "entry_points": [], "devices": []}
-    try:
-        reason = adapter.available()
-        info["available"] = reason is None
-        info["reason"] = reason
-        if reason is None:
-            info["version"] = str(adapter.version())
-            info["versions"] = dict(adapter.versions())
-            info["devices"] = list(adapter.devices())
-    except Exception as exc:
-        info["reason"] = f"{type(exc).__name__}: {exc}"
+    if probe:
+        try:
+            reason = adapter.available()
+            info["available"] = reason is None
+            info["reason"] = reason
+            if reason is None:
+                info["version"] = str(adapter.version())
+                info["versions"] = dict(adapter.versions())
+                info["devices"] = list(adapter.devices())
+        except Exception as exc:
+            info["reason"] = f"{type(exc).__name__}: {exc}"
     info["conventions"] = dict(adapter.conventions)
     info["entry_points"] = [
         {"name": ep.name, "op": ep.op, "dtypes": list(ep.dtypes), "notes": ep.notes}

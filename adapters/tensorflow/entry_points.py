@@ -92,6 +92,8 @@ def _ep(name: str, op: str, family: str, notes: str, *, expr: str = "",
         devices=DEVICES,
         missing_option_reasons=_missing(name, family, loss_class is None, options),
         missing_target_reasons=_missing_target(name, family, from_logits),
+        # a loss class built without dtype computes and returns in keras.config.floatx()
+        output_dtype=None if dtype_arg else "float32",
     )
     return Entry(EntryPointSpec(name, op, tuple(dtypes), notes, caps), family, expr,
                  from_logits, loss_class, dtype_arg)
