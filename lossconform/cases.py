@@ -17,7 +17,7 @@ import numpy as np
 
 from lossconform.contract import Call
 from lossconform.dtypes import DTYPES, round_to
-from lossconform.ops import OP, BINARY
+from lossconform.ops import BINARY, OP, OPS_TABLE
 
 _ID_OK = re.compile(r"^[A-Za-z0-9_=.\-]+$")
 ALL = DTYPES
@@ -109,6 +109,9 @@ def output_shape(call: Call) -> tuple[int, ...]:
 
 
 # ---------------------------------------------------------------------- input regimes
+_CLASS_AXIS_OPS = tuple(o.name for o in OPS_TABLE if o.class_axis)
+
+
 def _logits(case: Case, rng: np.random.Generator) -> np.ndarray:
     shape, r = case.shape, case.regime
     if r in ("moderate", "onehot", "soft", "unnormalised_target"):
@@ -122,12 +125,28 @@ def _logits(case: Case, rng: np.random.Generator) -> np.ndarray:
     if r == "huge":
         return rng.choice([-1e30, 1e30, -3e29, 0.0], size=shape)
     if r == "neg_inf":
+        # about 30% of the entries are -inf; along the class axis entry 0 stays finite, so
+        # every row keeps a finite maximum (element-wise ops see -inf anywhere)
         x = rng.normal(0.0, 2.0, shape)
         mask = rng.random(shape) < 0.3
+        if case.op in _CLASS_AXIS_OPS and len(shape):
+            np.moveaxis(mask, case.axis, -1)[..., 0] = False
         x[mask] = -np.inf
-        # keep one finite entry in every row along the class axis: the max
-        xm = np.moveaxis(x, case.axis, -1)
-        xm[..., 0] = np.abs(xm[..., 0]) + 1.0 if xm.shape[-1] else xm[..., 0]
+        return x
+    if r == "pos_inf":
+        # a +inf entry: along the class axis one random class in about 30% of the rows
+        # (softmax of such a row is undefined: inf - inf); element-wise, 30% of the entries
+        x = rng.normal(0.0, 2.0, shape)
+        if case.op in _CLASS_AXIS_OPS and len(shape):
+            xm = np.moveaxis(x, case.axis, -1)
+            rows = rng.random(xm.shape[:-1]) < 0.3
+            cls = rng.integers(0, xm.shape[-1], size=xm.shape[:-1]) if xm.shape[-1] else None
+            if cls is not None:
+                hit = np.zeros(xm.shape, dtype=bool)
+                np.put_along_axis(hit, cls[..., None], rows[..., None], -1)
+                xm[hit] = np.inf
+        else:
+            x[rng.random(shape) < 0.3] = np.inf
         return x
     if r == "confident":
         # the target class (or class 0 for activations) leads by ~28: true loss ~ C * 7e-13
@@ -264,7 +283,7 @@ def _activation_cases() -> Iterable[Case]:
             yield Case(op, shape, axis)
         for regime, dts in (
             ("large_scale", ALL), ("offset_1e4", NO_F16), ("offset_1e8", NO_F16),
-            ("huge", NO_F16), ("neg_inf", ALL), ("confident", ALL),
+            ("huge", NO_F16), ("neg_inf", ALL), ("pos_inf", ALL), ("confident", ALL),
         ):
             yield Case(op, (16, 10), -1, regime, dtypes=dts)
             yield Case(op, (4, 5, 3, 3), 1, regime, dtypes=dts)
@@ -277,7 +296,8 @@ def _activation_cases() -> Iterable[Case]:
     for op in ("sigmoid", "log_sigmoid"):
         for shape in ((7,), (16, 10), (4, 5, 3, 3)):
             yield Case(op, shape)
-        for regime, dts in (("large_scale", ALL), ("huge", NO_F16), ("confident", ALL)):
+        for regime, dts in (("large_scale", ALL), ("huge", NO_F16), ("neg_inf", ALL), ("pos_inf", ALL),
+                            ("confident", ALL)):
             yield Case(op, (16, 10), -1, regime, dtypes=dts)
         yield Case(op, (0, 10), -1, note="empty batch")
 
@@ -303,7 +323,7 @@ def _ce_index_cases() -> Iterable[Case]:
             yield Case(op, (4, 5, 3, 3), 1, "moderate", "index", _opts(reduction=red, **o))
         for regime, dts in (
             ("large_scale", ALL), ("offset_1e4", NO_F16), ("offset_1e8", NO_F16),
-            ("neg_inf", ALL), ("confident", ALL),
+            ("neg_inf", ALL), ("pos_inf", ALL), ("confident", ALL),
         ):
             yield Case(op, (16, 10), -1, regime, "index", _opts(reduction=red), dtypes=dts)
             yield Case(op, (16, 10), -1, regime, "index", _opts(reduction=red, weight="random", ignore_index=1), dtypes=dts)
@@ -370,6 +390,9 @@ def _binary_cases() -> Iterable[Case]:
                       {"weight": "random", "pos_weight": "random"}):
                 for shape in BATCH_SHAPES:
                     yield Case(op, shape, -1, regime, "probs", _opts(reduction=red, **o), dtypes=dts)
+        for regime in ("neg_inf", "pos_inf"):
+            for o in ({}, {"pos_weight": "random"}):
+                yield Case(op, (16, 10), -1, regime, "probs", _opts(reduction=red, **o))
         yield Case(op, (4, 5, 3, 3), -1, "moderate", "probs", _opts(reduction=red))
         yield Case(op, (10,), -1, "moderate", "probs", _opts(reduction=red))
 

@@ -13,12 +13,14 @@ from lossconform.contract import Call
 from lossconform.divergences import Divergence, ModelResult
 from lossconform.divergences.numerics import (
     EXAMPLE_LOGITS, F16_MAX, all_of, class_axis, classes_back, classes_last,
-    confident_items_float16, cotangent, example_call, index_items, logits_cancel,
+    confident_items_float16, cotangent, example_call, index_items, infinite_logit, logits_cancel,
     neg_inf_under_zero_label, op_is, reduce_losses, targets_not_normalised, wants_grad,
 )
 from lossconform.dtypes import round_to
 
-from .keras_models import KERAS_LOSS_BASE, TF_KERNELS, TF_PYTHON_OPS, keras_categorical
+from .keras_models import (
+    KERAS_LOSS_BASE, KERAS_NN, TF_KERNELS, TF_PYTHON_OPS, keras_binary, keras_categorical,
+)
 
 _SOFTMAX_CE = ("tf.nn.softmax_cross_entropy_with_logits",
                "tf.keras.losses.categorical_crossentropy(from_logits=True)",
@@ -138,6 +140,78 @@ _entries.append(Divergence(
 ))
 
 
+# -- sigmoid_cross_entropy_with_logits at infinite logits ------------------------------------------
+def _sigmoid_ce(call: Call) -> ModelResult:
+    """tf.nn.sigmoid_cross_entropy_with_logits as nn_impl.py writes it:
+    relu(z) - z t + log1p(exp(-|z|)), then the user's tf.reduce_mean / tf.reduce_sum."""
+    z = np.asarray(call.x, dtype=np.float64)
+    t = np.asarray(call.target, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        el = np.maximum(z, 0.0) - z * t + np.log1p(np.exp(-np.abs(z)))
+    return np.asarray(reduce_losses(el, float(max(z.size, 1)), call.reduction), dtype=np.float64), None
+
+
+def _ex_infinite_logit() -> Call:
+    return example_call("binary_cross_entropy_with_logits", [[np.inf, -np.inf, np.inf, -np.inf]],
+                        target=[[1.0, 0.0, 0.0, 1.0]], options={"reduction": "none"}, grad=False)
+
+
+_INFINITE_LOGIT_EXPLANATION = (
+    "relu(z) - z t + log1p(exp(-|z|)) at z = +inf with t = 1 is inf - inf = NaN, at z = -inf "
+    "with t = 0 it is 0 - (-inf) * 0 = NaN, and at z = +inf with t = 0 it is inf - 0 * inf = "
+    "NaN, where the loss is 0 (a certain, correct prediction) or +inf. The gradient, "
+    "sigmoid(z) - t, stays exact. The reference evaluates (1 - t) softplus(z) + t softplus(-z) "
+    "with 0 * inf taken as 0.")
+
+_entries.append(Divergence(
+    id="tf-sigmoid-ce-infinite-logit-nan",
+    title="tf.nn.sigmoid_cross_entropy_with_logits is NaN at an infinite logit",
+    framework="tensorflow",
+    entry_points=("tf.nn.sigmoid_cross_entropy_with_logits",),
+    versions=">=2.0",
+    kinds=("forward",),
+    trigger="a logit of +inf or -inf (the 'pos_inf' and 'neg_inf' regimes), except -inf "
+            "under target 1, which gives the right +inf",
+    explanation="tf.nn.sigmoid_cross_entropy_with_logits computes " + _INFINITE_LOGIT_EXPLANATION,
+    link=f"{TF_PYTHON_OPS}nn_impl.py (sigmoid_cross_entropy_with_logits_v2: "
+         "relu_logits - logits * labels + log1p(exp(neg_abs_logits)))",
+    applies=infinite_logit,
+    model=_sigmoid_ce,
+    example=_ex_infinite_logit,
+))
+
+
+def _keras_bce_logits(call: Call) -> ModelResult:
+    return keras_binary(call, from_logits=True)
+
+
+def _ex_infinite_logit_mean() -> Call:
+    return example_call("binary_cross_entropy_with_logits", [[np.inf, -np.inf, 2.0], [0.5, 1.0, -1.0]],
+                        target=[[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]], options={"reduction": "mean"},
+                        grad=False)
+
+
+_entries.append(Divergence(
+    id="keras-bce-logits-infinite-logit-nan",
+    title="Keras binary_crossentropy(from_logits=True) is NaN at an infinite logit",
+    framework="tensorflow",
+    entry_points=("tf.keras.losses.binary_crossentropy(from_logits=True)",
+                  "tf.keras.losses.BinaryCrossentropy(from_logits=True)",
+                  "tf.keras.losses.BinaryCrossentropy(from_logits=True, dtype=None)"),
+    versions=">=3.0",
+    package="keras",
+    kinds=("forward",),
+    trigger="a logit of +inf or -inf (the 'pos_inf' and 'neg_inf' regimes)",
+    explanation="Keras' TensorFlow backend hands logits to tf.nn.sigmoid_cross_entropy_with_"
+                "logits, which computes " + _INFINITE_LOGIT_EXPLANATION + " Keras then "
+                "averages over the last axis, so the NaN spreads to the row's mean.",
+    link=f"{KERAS_NN} (binary_crossentropy: tf.nn.sigmoid_cross_entropy_with_logits)",
+    applies=infinite_logit,
+    model=_keras_bce_logits,
+    example=_ex_infinite_logit_mean,
+))
+
+
 # -- weighted_cross_entropy_with_logits -----------------------------------------------------------
 def _weighted_ce(call: Call) -> ModelResult:
     """tf.nn.weighted_cross_entropy_with_logits as nn_impl.py writes it, differentiated the
@@ -204,6 +278,27 @@ _entries.append(Divergence(
     applies=_logit_zero,
     model=_weighted_ce,
     example=_ex_logit_zero,
+))
+
+
+_entries.append(Divergence(
+    id="tf-weighted-ce-infinite-logit-nan",
+    title="tf.nn.weighted_cross_entropy_with_logits is NaN at an infinite logit",
+    framework="tensorflow",
+    entry_points=("tf.nn.weighted_cross_entropy_with_logits",),
+    versions=">=2.0",
+    kinds=("forward",),
+    trigger="a logit of +inf or -inf (the 'pos_inf' and 'neg_inf' regimes)",
+    explanation="The op evaluates (1 - t) z + lw (log1p(exp(-|z|)) + relu(-z)): at z = +inf "
+                "with t = 1 the first term is 0 * inf = NaN, at z = -inf with t = 0 it is "
+                "-inf + inf = NaN, where the loss is 0 (a certain, correct prediction) or "
+                "+inf. The reference evaluates (1 - t) softplus(z) + pos_weight t softplus(-z) "
+                "with 0 * inf taken as 0.",
+    link=f"{TF_PYTHON_OPS}nn_impl.py (weighted_cross_entropy_with_logits_v2: (1 - labels) * "
+         "logits + log_weight * (log1p(exp(-abs(logits))) + relu(-logits)))",
+    applies=infinite_logit,
+    model=_weighted_ce,
+    example=_ex_infinite_logit,
 ))
 
 

@@ -14,8 +14,8 @@ from lossconform.contract import Call
 from lossconform.divergences import Divergence, ModelResult
 from lossconform.divergences.numerics import (
     EXAMPLE_LOGITS, F16_MAX, classes_last, confident_items_float16, cotangent, example_call,
-    index_items, label_smoothing, label_smoothing_negative, logits_cancel, reduce_losses,
-    wants_grad,
+    index_items, infinite_logit, label_smoothing, label_smoothing_negative, logits_cancel,
+    reduce_losses, wants_grad,
 )
 from lossconform.dtypes import round_to
 
@@ -57,6 +57,33 @@ def _bce_logits(call: Call) -> ModelResult:
             el = rd(el * np.broadcast_to(np.asarray(w, np.float64), z.shape))
     n = float(max(z.size, 1))
     return np.asarray(reduce_losses(el, n, call.reduction), dtype=np.float64), None
+
+
+def _ex_infinite_logit() -> Call:
+    return example_call("binary_cross_entropy_with_logits", [[np.inf, -np.inf, np.inf, -np.inf]],
+                        target=[[1.0, 0.0, 0.0, 1.0]], options={"reduction": "none"}, grad=False)
+
+
+_entries.append(Divergence(
+    id="torch-bce-logits-infinite-logit-nan",
+    title="torch binary_cross_entropy_with_logits is NaN at an infinite logit",
+    framework="torch",
+    entry_points=_BCE_LOGITS,
+    versions=">=2.0",
+    kinds=("forward",),
+    trigger="a logit of +inf with target 1 (or any target < 1 at -inf, or 0 < t at +inf with "
+            "target 0): the 'pos_inf' and 'neg_inf' regimes",
+    explanation="torch computes (1 - t) z - log_sigmoid(z): at z = +inf with t = 1 that is "
+                "0 * inf = NaN, at z = -inf it is -inf - (-inf) = NaN, where the loss is "
+                "0 (a certain, correct prediction) or +inf. The gradient, sigmoid(z) - t, "
+                "stays exact. The reference evaluates (1 - t) softplus(z) + t softplus(-z) "
+                "with 0 * inf taken as 0.",
+    link=f"{_LOSS} (binary_cross_entropy_with_logits: (1 - target).mul_(input)"
+         ".sub_(log_sigmoid_input))",
+    applies=infinite_logit,
+    model=_bce_logits,
+    example=_ex_infinite_logit,
+))
 
 
 def _ex_cancellation() -> Call:

@@ -163,6 +163,11 @@ def neg_inf_under_zero_label(call: Call) -> bool:
     return bool(np.any(np.isneginf(x) & (t == 0)))
 
 
+def infinite_logit(call: Call) -> bool:
+    """binary_cross_entropy_with_logits with a logit of +inf or -inf."""
+    return call.op == "binary_cross_entropy_with_logits" and bool(np.any(np.isinf(call.x)))
+
+
 def logits_cancel(call: Call) -> bool:
     """binary_cross_entropy_with_logits with a logit below -1 under a target below 1, where
     "(1 - t) z + |z|"-style formulas cancel."""
