@@ -7,7 +7,7 @@ express (``Capabilities``), and runs them.
 
 One *plan* per call (which public callable, which keyword arguments, how the target is
 typed) drives both ``evaluate`` (the real call) and ``repro`` (the snippet a user runs from
-the report), so the two cannot drift apart; the torch plug-in (adapters/torch/adapter.py)
+the report), so the two cannot drift apart; each built-in plug-in (adapters/<name>/adapter.py)
 is a complete example of the pattern.
 
 Import mylib lazily, inside methods: listing the adapters (``lossconform.plugins``) must never
@@ -199,7 +199,7 @@ class MylibAdapter(Adapter):
             return Evaluation(forward=_to_output(fn(*args, **kwargs)), gradient=None)
         # The gradient is the vector-Jacobian product d<out, grad_output>/dx, of x's shape,
         # with grad_output (float64, the output's shape) cast to the output's dtype.
-        # TODO: mylib's autodiff (torch: autograd.grad; TF: GradientTape; JAX: jax.vjp).
+        # TODO: mylib's own autodiff (its vector-Jacobian product with grad_output).
         out, vjp = mylib.autodiff.vjp(lambda xt: fn(xt, *args[1:], **kwargs), x)
         grad = vjp(array(call.grad_output, out.dtype))
         return Evaluation(forward=_to_output(out), gradient=_to_output(grad))
@@ -236,7 +236,7 @@ class MylibAdapter(Adapter):
     def versions(self) -> Mapping[str, str]:
         """Package versions divergence entries may key on (``Divergence.package``). The default
         is {framework: version()}; add a package shipped apart from mylib whose version
-        changes the numerics (the tensorflow plug-in adds keras). TODO"""
+        changes the numerics (a plug-in whose losses live in a separate package adds it). TODO"""
         return {self.framework: self.version()}
 
     def devices(self) -> Sequence[str]:

@@ -17,9 +17,9 @@ Write the value as a user would check it ("mean divides by sum of w[y_i]"), not 
 framework's docs phrase it, and say which entry points it covers when they differ. Several
 sources go in one string, separated by "; ", each with what it shows in parentheses.
 
-The ten topics below are the ones the built-in plug-ins fill (adapters/torch/conventions.py
-``CONVENTIONS``); keep all ten so the tables line up, and add your own topics freely (the
-tensorflow plug-in adds ``onednn`` and ``execution``).
+The ten topics below are the ones the built-in plug-ins fill (adapters/<name>/conventions.py
+``CONVENTIONS``); keep all ten so the tables line up, and add your own topics freely (a
+built-in adds e.g. ``execution`` and a numerics setting of its own).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ _DOCS = "https://TODO-mylib-docs.example.org/api/"
 
 CONVENTIONS: dict[str, dict[str, Any]] = {
     # Which axis holds the classes, per entry point; whether another axis can be passed.
-    # e.g. torch: "dim 1 for (N, C, d1, ...) inputs, dim 0 for 1-D input"
+    # e.g. "dim 1 for (N, C, d1, ...) inputs, dim 0 for 1-D input"
     "class_axis": {
         "value": "TODO: e.g. 'last by default (axis=-1); mylib.nn.cross_entropy takes the "
                  "last axis only'",

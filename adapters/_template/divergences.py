@@ -19,8 +19,8 @@ Rules for a model (see ``lossconform.divergences.entry``):
 * it models the convention exactly (same formula, same constants, rounded to the dtype where
   the framework rounds them); "close enough" models hide real bugs.
 
-One module per entry is fine when the models grow (adapters/tensorflow/ splits them into
-div_*.py files); this module then just collects them into ``DIVERGENCES``.
+Several modules are fine when the models grow (a built-in plug-in may split them into
+div_*.py files by topic); this module then just collects them into ``DIVERGENCES``.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ _SRC = "https://github.com/TODO-org/mylib/blob/vTODO/"
 
 
 # -- a worked example: 'mean' divides by the item count even with class weights ------------
-# (PyTorch divides by sum w[y_i], like the reference; a framework that divides by N gives a
+# (the reference divides by sum w[y_i]; a framework that divides by N gives a
 # different number whenever the class weights of the targets do not average to 1.)
 def _mean_by_count_applies(call: Call) -> bool:
     """Cheap screen, "could this call trigger it?": exceptions count as False."""
@@ -78,7 +78,7 @@ EXAMPLE_DIVERGENCE = Divergence(
     versions=">=1.0",  # PEP 440 specifier of the versions it holds for; fixed in 1.4: ">=1.0,<1.4"
     kinds=("forward", "gradient"),
     trigger="index targets, class weights, reduction 'mean'",
-    explanation="mylib sums w[y_i] * l_i and divides by N; the reference (like torch) divides "
+    explanation="mylib sums w[y_i] * l_i and divides by N; the reference divides "
                 "by sum_i w[y_i], a weighted average.",
     link=_SRC + "mylib/nn/losses.py#LTODO",  # must contain a URL
     applies=_mean_by_count_applies,

@@ -43,7 +43,7 @@ ANY = r".*"
 _ACT = r"mylib\.nn\.(softmax|log_softmax)"  # TODO: your activations
 _CE = r"mylib\.nn\.cross_entropy"  # TODO: your categorical losses
 
-#: What the rows of a typical framework look like (torch's, renamed): NOT active. They show
+#: What the rows of a typical framework look like (a built-in plug-in's, renamed): NOT active. They show
 #: the shape of a row set; replace them with what mylib really does.
 EXAMPLE_OUTCOMES: tuple[InvalidOutcome, ...] = (
     # an empty batch: activations return an empty array; a 'mean' loss is 0/0 = nan
