@@ -12,6 +12,7 @@ from lossconform import reference as R
 from lossconform.contract import Call
 from lossconform.divergences import Divergence, ModelResult
 from lossconform.divergences.numerics import (
+    cancelling_logits_example, infinite_logits_example,
     EXAMPLE_LOGITS, F16_MAX, all_of, class_axis, classes_back, classes_last,
     confident_items_float16, cotangent, example_call, index_items, infinite_logit, logits_cancel,
     neg_inf_under_zero_label, op_is, reduce_losses, targets_not_normalised, wants_grad,
@@ -151,10 +152,6 @@ def _sigmoid_ce(call: Call) -> ModelResult:
     return np.asarray(reduce_losses(el, float(max(z.size, 1)), call.reduction), dtype=np.float64), None
 
 
-def _ex_infinite_logit() -> Call:
-    return example_call("binary_cross_entropy_with_logits", [[np.inf, -np.inf, np.inf, -np.inf]],
-                        target=[[1.0, 0.0, 0.0, 1.0]], options={"reduction": "none"}, grad=False)
-
 
 _INFINITE_LOGIT_EXPLANATION = (
     "relu(z) - z t + log1p(exp(-|z|)) at z = +inf with t = 1 is inf - inf = NaN, at z = -inf "
@@ -177,7 +174,7 @@ _entries.append(Divergence(
          "relu_logits - logits * labels + log1p(exp(neg_abs_logits)))",
     applies=infinite_logit,
     model=_sigmoid_ce,
-    example=_ex_infinite_logit,
+    example=infinite_logits_example,
 ))
 
 
@@ -298,15 +295,9 @@ _entries.append(Divergence(
          "logits + log_weight * (log1p(exp(-abs(logits))) + relu(-logits)))",
     applies=infinite_logit,
     model=_weighted_ce,
-    example=_ex_infinite_logit,
+    example=infinite_logits_example,
 ))
 
-
-def _ex_cancellation() -> Call:
-    return example_call("binary_cross_entropy_with_logits",
-                        [[-32.25, -30.5, 31.0], [-33.0, 34.0, -35.5]],
-                        target=[[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], options={"reduction": "sum"},
-                        grad=False)
 
 
 _entries.append(Divergence(
@@ -329,7 +320,7 @@ _entries.append(Divergence(
          "logits + log_weight * (log1p(exp(-abs(logits))) + relu(-logits)))",
     applies=logits_cancel,
     model=_weighted_ce,
-    example=_ex_cancellation,
+    example=cancelling_logits_example,
 ))
 
 

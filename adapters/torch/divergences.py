@@ -13,6 +13,7 @@ from lossconform import reference as R
 from lossconform.contract import Call
 from lossconform.divergences import Divergence, ModelResult
 from lossconform.divergences.numerics import (
+    cancelling_logits_example, infinite_logits_example,
     EXAMPLE_LOGITS, F16_MAX, classes_last, confident_items_float16, cotangent, example_call,
     index_items, infinite_logit, label_smoothing, label_smoothing_negative, logits_cancel,
     reduce_losses, wants_grad,
@@ -59,10 +60,6 @@ def _bce_logits(call: Call) -> ModelResult:
     return np.asarray(reduce_losses(el, n, call.reduction), dtype=np.float64), None
 
 
-def _ex_infinite_logit() -> Call:
-    return example_call("binary_cross_entropy_with_logits", [[np.inf, -np.inf, np.inf, -np.inf]],
-                        target=[[1.0, 0.0, 0.0, 1.0]], options={"reduction": "none"}, grad=False)
-
 
 _entries.append(Divergence(
     id="torch-bce-logits-infinite-logit-nan",
@@ -82,15 +79,9 @@ _entries.append(Divergence(
          ".sub_(log_sigmoid_input))",
     applies=infinite_logit,
     model=_bce_logits,
-    example=_ex_infinite_logit,
+    example=infinite_logits_example,
 ))
 
-
-def _ex_cancellation() -> Call:
-    return example_call("binary_cross_entropy_with_logits",
-                        [[-32.25, -30.5, 31.0], [-33.0, 34.0, -35.5]],
-                        target=[[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], options={"reduction": "sum"},
-                        grad=False)
 
 
 _entries.append(Divergence(
@@ -112,7 +103,7 @@ _entries.append(Divergence(
          ".sub_(log_sigmoid_input))",
     applies=logits_cancel,
     model=_bce_logits,
-    example=_ex_cancellation,
+    example=cancelling_logits_example,
 ))
 
 

@@ -221,6 +221,22 @@ def example_call(op: str, x: list | np.ndarray, dtype: str = "float64", *, grad:
     return Call(op=op, x=xa, dtype=dtype, target=target, grad_output=go, **kw)
 
 
+def infinite_logits_example() -> Call:
+    """binary_cross_entropy_with_logits on logits +inf, -inf, +inf, -inf under targets 1, 0,
+    0, 1: the true losses are 0, 0, +inf, +inf; reduction 'none', no gradient."""
+    return example_call("binary_cross_entropy_with_logits", [[np.inf, -np.inf, np.inf, -np.inf]],
+                        target=[[1.0, 0.0, 0.0, 1.0]], options={"reduction": "none"}, grad=False)
+
+
+def cancelling_logits_example() -> Call:
+    """binary_cross_entropy_with_logits on confident, correct logits (|z| ~ 32, so the true
+    losses are ~1e-14) with reduction 'sum': a formula that cancels loses them."""
+    return example_call("binary_cross_entropy_with_logits",
+                        [[-32.25, -30.5, 31.0], [-33.0, 34.0, -35.5]],
+                        target=[[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], options={"reduction": "sum"},
+                        grad=False)
+
+
 def confident_items_float16(op: str = "cross_entropy") -> Call:
     """70000 confident items in float16 ('cross_entropy' logits, or their log_softmax for
     'nll_loss'), class 0 each, reduction 'mean': the mean loss is 0.0198 while the item count
