@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lossconform.dtypes import DTYPES
 from lossconform.record import SCHEMA, SCHEMA_VERSION, CheckRecord
 from lossconform.reports.pytest_plugin import jsonable
 
@@ -34,7 +35,6 @@ ENTRY_POINTS = {
     "binary_cross_entropy": [("alpha", "alpha.nn.functional.binary_cross_entropy"),
                              ("beta", "beta.losses.binary_crossentropy")],
 }
-DTYPES = ("float16", "bfloat16", "float32", "float64")
 VERSIONS = {"alpha": "2.13.0", "beta": "2.21.0"}
 DIVERGENCE = "beta-clip-eps-1e-7"
 

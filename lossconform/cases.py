@@ -17,7 +17,7 @@ import numpy as np
 
 from lossconform.contract import Call
 from lossconform.dtypes import DTYPES, round_to
-from lossconform.ops import BINARY, OP, OPS_TABLE
+from lossconform.ops import BINARY, LOG_PROBS, OP, OPS_TABLE, PROBS
 
 _ID_OK = re.compile(r"^[A-Za-z0-9_=.\-]+$")
 ALL = DTYPES
@@ -157,7 +157,7 @@ def _logits(case: Case, rng: np.random.Generator) -> np.ndarray:
 def _probs_input(case: Case, rng: np.random.Generator) -> np.ndarray:
     """Probabilities along the class axis (categorical) or element-wise (binary)."""
     shape, r = case.shape, case.regime
-    if case.op == "binary_cross_entropy":
+    if OP[case.op].family == BINARY:
         if r == "moderate" or r == "soft":
             return rng.uniform(0.02, 0.98, shape)
         if r == "near_0_1":
@@ -193,13 +193,12 @@ def make_inputs(case: Case, rng: np.random.Generator) -> dict[str, Any]:
     C = shape[ax] if nd else 1
     item_shape = shape[: ax % nd] + shape[ax % nd + 1 :] if nd else ()
     op = case.op
+    spec = OP[op]
+    binary = spec.family == BINARY
+    elementwise = not spec.class_axis
 
-    if op in ("softmax", "log_softmax", "cross_entropy", "nll_loss"):
-        x = _logits(case, rng)
-    elif op in ("sigmoid", "log_sigmoid", "binary_cross_entropy_with_logits"):
-        x = _logits(case, rng)
-    else:
-        x = _probs_input(case, rng)
+    # logits (log-probabilities are made from them below), or probabilities
+    x = _probs_input(case, rng) if spec.input_kind == PROBS else _logits(case, rng)
 
     # targets
     if case.target_kind == "index":
@@ -210,7 +209,7 @@ def make_inputs(case: Case, rng: np.random.Generator) -> dict[str, Any]:
             y = np.where(ign, opts["ignore_index"], y)
         out["target"] = y.astype(np.int64)
     elif case.target_kind == "probs":
-        if op.startswith("binary"):
+        if binary:
             if case.regime == "soft":
                 t = rng.uniform(0.0, 1.0, shape)
             else:
@@ -235,16 +234,16 @@ def make_inputs(case: Case, rng: np.random.Generator) -> dict[str, Any]:
         if case.target_kind == "index" and "target" in out:
             tgt = np.clip(out["target"], 0, C - 1)
             np.put_along_axis(xm, tgt[..., None], np.take_along_axis(xm, tgt[..., None], -1) + 28.0, -1)
-        elif case.target_kind == "probs" and not op.startswith("binary"):
+        elif case.target_kind == "probs" and not binary:
             idx = np.argmax(np.moveaxis(out["target"], ax, -1), axis=-1)
             np.put_along_axis(xm, idx[..., None], np.take_along_axis(xm, idx[..., None], -1) + 28.0, -1)
-        elif op.startswith("binary") or op in ("sigmoid", "log_sigmoid"):
+        elif elementwise:
             sign = np.where(out.get("target", np.ones(shape)) > 0.5, 1.0, -1.0) if "target" in out else 1.0
             x = sign * (np.abs(x) + 30.0)
         else:
             xm[..., 0] += 28.0
 
-    if op == "nll_loss":
+    if spec.input_kind == LOG_PROBS:
         z = np.moveaxis(x, ax, -1)
         m = np.max(z, -1, keepdims=True)
         lp = z - m - np.log(np.sum(np.exp(z - m), -1, keepdims=True))
@@ -252,7 +251,7 @@ def make_inputs(case: Case, rng: np.random.Generator) -> dict[str, Any]:
 
     opts = case.opts
     if opts.get("weight") == "random":
-        if op.startswith("binary"):
+        if binary:
             out["weight"] = rng.uniform(0.25, 2.0, shape[-1:] if nd else ())
         else:
             out["weight"] = rng.uniform(0.25, 2.0, (C,))

@@ -13,6 +13,9 @@ import numpy as np
 #: Dtype names, in report order (narrow to wide).
 DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
 
+#: The half-precision dtypes (8 or 11 significant bits).
+HALF_DTYPES: tuple[str, ...] = ("float16", "bfloat16")
+
 NUMPY_DTYPES: dict[str, Any] = {
     "float16": np.float16,
     "bfloat16": ml_dtypes.bfloat16,

@@ -28,10 +28,11 @@ from typing import Any, Iterable, Sequence
 import jinja2
 from markupsafe import Markup
 
+from lossconform.dtypes import DTYPES
 from lossconform.record import FIELDS, SEVERITY
 from lossconform.reports.results import VERDICTS, ResultsError, gc_paused, load_results, number
 
-DTYPE_ORDER = ("float16", "bfloat16", "float32", "float64")
+DTYPE_ORDER = DTYPES
 #: Record fields (lossconform.record.CheckRecord) that get their own column in the embedded
 #: data, in the order the columns are read.
 COLUMN_KEYS: tuple[str, ...] = (
@@ -233,6 +234,7 @@ def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
     return {
         "verdicts": list(VERDICTS),
         "severity": list(SEVERITY),
+        "dtype_order": list(DTYPE_ORDER),
         "runs": [{"label": r.label, "short": r.short, "file": r.path} for r in runs],
         "strings": s,
         "objects": objects,

@@ -17,7 +17,7 @@ import numpy as np
 
 from lossconform import reference as R
 from lossconform.contract import Call
-from lossconform.dtypes import MAX, round_to
+from lossconform.dtypes import HALF_DTYPES, MAX, round_to
 
 __all__ = [
     "cotangent", "wants_grad", "class_axis", "classes_last", "classes_back",
@@ -144,7 +144,7 @@ def targets_not_normalised(call: Call) -> bool:
 
 def narrow_dtype(call: Call) -> bool:
     """float16 or bfloat16."""
-    return call.dtype in ("float16", "bfloat16")
+    return call.dtype in HALF_DTYPES
 
 
 def empty_reduced(call: Call) -> bool:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lossconform.dtypes import EPS  # noqa: F401  (re-exported)
+from lossconform.dtypes import DTYPES, EPS  # noqa: F401  (EPS re-exported)
 
 #: (rtol, atol) in units of the dtype's eps, for forward values.
 FORWARD_EPS: dict[str, tuple[float, float]] = {
@@ -59,7 +59,7 @@ class Override:
     reason: str
     rtol_eps: float
     atol_eps: float
-    dtypes: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64")
+    dtypes: tuple[str, ...] = DTYPES
     kinds: tuple[str, ...] = ("forward", "gradient")
 
 

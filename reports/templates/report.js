@@ -8,7 +8,9 @@
   var SEV_NAME = D.severity, SEV = {};
   SEV_NAME.forEach(function (v, k) { SEV[v] = k; });
   var vsev = V.map(function (v) { return SEV[v]; });
-  var DTYPE_ORDER = { float16: 0, bfloat16: 1, float32: 2, float64: 3 };
+  // dtypes narrow to wide (lossconform.dtypes.DTYPES)
+  var DTYPE_ORDER = {};
+  D.dtype_order.forEach(function (d, i) { DTYPE_ORDER[d] = i; });
   var FIRST_ROWS = 30, MORE_ROWS = 200;
   var merged = D.runs.length > 1;
 

@@ -18,6 +18,7 @@ from lossconform import reference
 from lossconform.contract import Adapter, Call, EntryPointSpec, Evaluation, Output
 from lossconform import cases as cases_mod
 from lossconform.cases import CASES, Case, output_shape
+from lossconform.dtypes import DTYPES
 from lossconform.harness.check import expected, run_check
 from lossconform.harness.compare import compare, round_to, ulp
 from lossconform.harness.tolerances import tolerance
@@ -45,7 +46,7 @@ class FakeAdapter(Adapter):
         return ["cpu"]
 
     def entry_points(self):
-        return [EntryPointSpec(f"fake.{op}", op, ("float16", "bfloat16", "float32", "float64")) for op in reference.OPS]
+        return [EntryPointSpec(f"fake.{op}", op, DTYPES) for op in reference.OPS]
 
     def unsupported(self, entry_point, call):
         return None
