@@ -7,8 +7,14 @@
 inputs); ``contract`` runs only what a plug-in author needs first (``test_contract``,
 ``test_divergences``, ``test_invalid_inputs``: no matrix, so it takes seconds). Both write
 ``DIR/results.json`` and ``DIR/junit.xml``, build ``DIR/report.html`` from the results, print
-the three paths and exit with pytest's status (1 if the report could not be built after a
-passing run).
+the three paths with what the run recorded (status, exit status, checks) and exit with
+pytest's status (1 if the report could not be built after a passing run).
+
+Nothing from an earlier run is presented as current: the three files of the previous run in
+``DIR`` are removed before pytest starts, so a run that ends without writing results (killed,
+a usage error, a disk full) leaves no report at all, and says so, instead of the old one. The
+report is built in this same process after pytest returns, so a Ctrl-C (which pytest turns
+into an "interrupted" run) still gets its report; ``make conform`` is this command.
 
 The run does not depend on the current directory: pytest gets the suite by module name
 (``--pyargs``), an empty ini file of ours (a repository's or project's ``pytest.ini`` /
@@ -116,12 +122,51 @@ def build_report(results: Path, report: Path) -> int:
     return report_main(["build", str(results), "-o", str(report)])
 
 
+#: pytest options whose job this command does itself (the paths are DIR/...)
+OWN_OPTIONS = ("--results", "--junitxml", "--junit-xml")
+
+
+def _usage_error(message: str) -> int:
+    print(f"python -m lossconform: {message}", file=sys.stderr)
+    return 4  # pytest's exit status for a usage error
+
+
+def summary(results: Path) -> str:
+    """One line on what the results file recorded: status, exit status, checks by kind."""
+    import json
+
+    try:
+        doc = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"unreadable ({exc})"
+    records = doc.get("records") or []
+    ran = sum(1 for r in records if isinstance(r, dict) and r.get("verdict") != "unsupported")
+    line = (f"{doc.get('status', '?')} (exit status {doc.get('exitstatus', '?')}), "
+            f"{ran:,} checks recorded, {len(records) - ran:,} combinations unsupported")
+    lost = (doc.get("tests") or {}).get("lost") if isinstance(doc.get("tests"), dict) else None
+    if lost:
+        line += f", {len(lost)} test(s) lost"
+    return line
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ours, extra = split_argv(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(ours)
+    clash = [a for a in extra if a.split("=", 1)[0] in OWN_OPTIONS]
+    if clash:
+        return _usage_error(f"{clash[0].split('=', 1)[0]} is set by this command "
+                            f"(DIR/results.json, DIR/junit.xml); choose DIR with --out")
     out = Path(args.out).resolve()
+    if out.exists() and not out.is_dir():
+        return _usage_error(f"--out {out} is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     results, junit, report = out / "results.json", out / "junit.xml", out / "report.html"
+    stale = [p for p in (results, junit, report) if p.is_file() or p.is_symlink()]
+    for p in stale:
+        p.unlink()
+    if stale:
+        print(f"lossconform: removed the previous run's {', '.join(p.name for p in stale)} "
+              f"from {out}")
     with tempfile.TemporaryDirectory(prefix="lossconform-ini-") as tmp:
         ini = Path(tmp) / "pytest.ini"
         # our own settings only: the suite's plug-ins register their markers themselves
@@ -129,9 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                        encoding="utf-8")
         status = run_pytest(pytest_args(args, extra, ini))
     if not results.exists():
-        print(f"lossconform: pytest wrote no results (exit status {status})", file=sys.stderr)
+        print(f"lossconform: pytest wrote no results (exit status {status}): no report built; "
+              f"nothing in {out} is from an earlier run", file=sys.stderr)
         return status or 1
     built = build_report(results, report)
+    print(f"run:     {summary(results)}")
     print(f"results: {results}")
     print(f"junit:   {junit}")
     if built == 0:
