@@ -47,7 +47,9 @@ def unsupported_reason(spec: EntryPointSpec, call: Call) -> str | None:
     if call.dtype not in spec.dtypes:
         return f"{name} does not accept {call.dtype}"
     if call.device not in caps.devices:
-        return f"{name} does not run on device {call.device!r} here"
+        # what the entry point declares; a device the installation lacks is the check's
+        # reason (lossconform.harness.check), before this one
+        return f"{name} does not run on device {call.device!r} (it runs on: {', '.join(caps.devices)})"
     op = OP[spec.op]
     reduction = call.options.get("reduction")
     if not op.is_loss:

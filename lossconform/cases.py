@@ -19,7 +19,8 @@ from lossconform.contract import Call
 from lossconform.dtypes import DTYPES, round_to
 from lossconform.ops import BINARY, LOG_PROBS, OP, OPS_TABLE, PROBS
 
-_ID_OK = re.compile(r"^[A-Za-z0-9_=.\-]+$")
+#: what a case id is made of: each "-"-separated part is a valid pytest ``-k`` word (no "=")
+_ID_OK = re.compile(r"^[A-Za-z0-9_.\-]+$")
 ALL = DTYPES
 NO_F16 = ("bfloat16", "float32", "float64")  # inputs beyond float16's range (65504)
 WIDE_ONLY = ("float32", "float64")  # inputs needing more than 8 bits of mantissa to mean anything
@@ -45,8 +46,8 @@ class Case:
             parts.append(f"axis{self.axis}")
         if self.target_kind:
             parts.append(self.target_kind)
-        for k, v in self.options:
-            parts.append(k if v == "random" else f"{k}={v}")
+        for k, v in self.options:  # name_value, so that -k reduction_mean selects it
+            parts.append(k if v == "random" else f"{k}_{v}")
         return "-".join(parts)
 
     @property
@@ -404,7 +405,7 @@ def build_cases() -> tuple[Case, ...]:
     seen: dict[str, Case] = {}
     for c in cases:
         if not _ID_OK.match(c.id):
-            raise ValueError(f"case id {c.id!r} has characters outside [A-Za-z0-9_=.-]")
+            raise ValueError(f"case id {c.id!r} has characters outside [A-Za-z0-9_.-]")
         if c.id in seen:
             raise ValueError(f"duplicate case id {c.id!r}")
         seen[c.id] = c

@@ -96,9 +96,9 @@ def pytest_args(args: argparse.Namespace, extra: Sequence[str], ini: Path) -> li
         argv += ["-p", plugin]
     argv += ["--strict-markers", "-q",
              "--results", str(out / "results.json"), "--junitxml", str(out / "junit.xml")]
-    if args.frameworks:
+    if args.frameworks is not None:
         argv += ["--lc-frameworks", args.frameworks]
-    if args.dtypes:
+    if args.dtypes is not None:
         argv += ["--lc-dtypes", args.dtypes]
     if args.seed is not None:
         argv += ["--lc-seed", str(args.seed)]

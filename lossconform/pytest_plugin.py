@@ -8,7 +8,11 @@ packaged suite, ``lossconform.suite``, from an installed package). Options (all 
   --lc-seed=N               base seed; each case's inputs are seeded from (N, case id)
   --lc-device=cpu           device to run on (default: cpu)
 
-An unknown framework, dtype or device name is a usage error that lists the valid names.
+A usage error is one line that lists what is valid: an unknown framework, dtype or device
+name, an empty selection (``--lc-frameworks=``), and a framework named in ``--lc-frameworks``
+that cannot run here (with the plug-in's reason). Without ``--lc-frameworks`` every discovered
+framework is selected and one that cannot run here is skipped, visibly, with the reason.
+A name given twice counts once.
 A test tied to one framework carries ``@pytest.mark.framework("name")`` (or is parametrized
 with that mark); when the framework is not selected it is skipped, visibly, with the reason.
 This module knows no framework: everything comes from the plug-ins (``lossconform.plugins``).
@@ -58,10 +62,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--lc-device", default="cpu", help="device to run the frameworks on (default cpu)")
 
 
-def _split(value: str | None, valid: tuple[str, ...] | list[str], what: str) -> tuple[str, ...]:
+def _split(value: str | None, valid: tuple[str, ...] | list[str], what: str,
+           option: str) -> tuple[str, ...]:
+    """The names of a comma-separated option, de-duplicated in the order given; None (the
+    option not given) is every valid name. Nothing selected, or an unknown name, is a
+    usage error listing the valid names."""
     if value is None:
         return tuple(valid)
-    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    if not names:
+        raise pytest.UsageError(
+            f"{option}={value!r} selects no {what}; valid names: {', '.join(valid)}")
     unknown = [n for n in names if n not in valid]
     if unknown:
         raise pytest.UsageError(
@@ -70,16 +81,54 @@ def _split(value: str | None, valid: tuple[str, ...] | list[str], what: str) -> 
     return names
 
 
+def _unavailable_reason(adapter: Any) -> str | None:
+    try:
+        return adapter.available()
+    except Exception as exc:  # a broken plug-in says why, like one that is not installed
+        return f"{type(exc).__name__}: {exc}"
+
+
+def select_frameworks(value: str | None, adapters: dict) -> tuple[str, ...]:
+    """The frameworks ``--lc-frameworks=value`` selects from ``adapters`` (name -> adapter).
+
+    Not given (None): every one, in discovery order; those that cannot run here are kept and
+    skipped visibly later (header, summary, results). Given: the names, de-duplicated; an
+    empty or unknown selection, or a named framework that cannot run here (``available()``
+    gives a reason), is a ``pytest.UsageError`` of one line."""
+    names = _split(value, list(adapters), "framework", "--lc-frameworks")
+    if value is None:
+        return names
+    reasons = {n: _unavailable_reason(adapters[n]) for n in names}
+    missing = {n: r for n, r in reasons.items() if r is not None}
+    if missing:
+        ready = [n for n, a in adapters.items()
+                 if n not in missing and (n in reasons or _unavailable_reason(a) is None)]
+        said = ", ".join(f"{n} cannot run here ({' '.join(str(r).split())})"
+                         for n, r in missing.items())
+        raise pytest.UsageError(
+            f"--lc-frameworks: {said}; available here: {', '.join(ready) or 'none'}")
+    return names
+
+
+def select_dtypes(value: str | None) -> tuple[str, ...]:
+    """The dtypes ``--lc-dtypes=value`` selects (default: all), de-duplicated."""
+    return _split(value, DTYPES, "dtype", "--lc-dtypes")
+
+
+def select_device(value: str | None, devices: tuple[str, ...]) -> str:
+    """``--lc-device=value`` if it is one of ``devices`` (those any entry point declares)."""
+    device = (value or "").strip()
+    if device not in devices:
+        raise pytest.UsageError(f"unknown device {value!r}; valid names: {', '.join(devices)}")
+    return device
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "framework(name): the test exercises this framework's "
                             "plug-in; skipped when --lc-frameworks does not select it")
-    config.lc_frameworks = _split(config.getoption("--lc-frameworks"), list(_adapters()), "framework")
-    config.lc_dtypes = _split(config.getoption("--lc-dtypes"), DTYPES, "dtype")
-    device = config.getoption("--lc-device")
-    devices = _devices()
-    if device not in devices:
-        raise pytest.UsageError(f"unknown device {device!r}; valid names: {', '.join(devices)}")
-    config.lc_device = device
+    config.lc_dtypes = select_dtypes(config.getoption("--lc-dtypes"))
+    config.lc_device = select_device(config.getoption("--lc-device"), _devices())
+    config.lc_frameworks = select_frameworks(config.getoption("--lc-frameworks"), _adapters())
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -112,8 +161,16 @@ def lc_seed(request: pytest.FixtureRequest) -> int:
 
 
 def slug(text: str) -> str:
-    """A pytest-id-safe form of ``text`` ([A-Za-z0-9_=.-])."""
-    return re.sub(r"[^A-Za-z0-9_=.\-]+", "_", text).strip("_")
+    """A pytest-id-safe form of ``text`` ([A-Za-z0-9_.-]): every other run of characters
+    becomes ``_``, so each fragment of an id is a valid ``-k`` expression
+    (``tf.keras.losses.BinaryCrossentropy(from_logits=True)`` ->
+    ``tf.keras.losses.BinaryCrossentropy_from_logits_True``)."""
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_")
+
+
+def matrix_id(framework: str, entry_point: str, case: Any) -> str:
+    """The matrix test's parameter id: ``<framework>-<entry point slug>-<case id>``."""
+    return f"{framework}-{slug(entry_point)}-{case.id}"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -135,7 +192,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 if dtypes:
                     params.append(pytest.param(
                         (case, fw, spec.name, dtypes),
-                        id=f"{fw}-{slug(spec.name)}-{case.id}",
+                        id=matrix_id(fw, spec.name, case),
                         marks=pytest.mark.framework(fw),
                     ))
     metafunc.parametrize(MATRIX_FIXTURE, params)
@@ -170,26 +227,27 @@ def pytest_lossconform_metadata(config: pytest.Config) -> dict[str, Any]:
     from lossconform.invalid import OUTCOME_CATEGORIES
 
     adapters = _adapters()
+    # only the selected frameworks: a run is labelled with what it ran (and available()
+    # imports the framework, which only a selected one needs)
+    selected = tuple(getattr(config, "lc_frameworks", None) or adapters)
+    chosen = {name: adapters[name] for name in selected if name in adapters}
     frameworks: dict[str, Any] = {}
     numerics = set(GENERIC_ENV)
     extra_env: dict[str, Any] = {}
-    selected = set(getattr(config, "lc_frameworks", adapters))
-    for name, adapter in adapters.items():
-        # only the selected frameworks are probed: available() imports the framework
-        frameworks[name] = framework_info(adapter) if name in selected else {
-            **framework_info(adapter, probe=False), "reason": "not selected (--lc-frameworks)"}
+    for name, adapter in chosen.items():
+        frameworks[name] = framework_info(adapter)
         numerics |= set(adapter.numerics_variables)
         if frameworks[name]["available"]:
             try:
                 extra_env[name] = dict(adapter.environment())
             except Exception as exc:
                 extra_env[name] = {"_error": f"{type(exc).__name__}: {exc}"}
-    divergences = [d.summary() for d in registry(adapters)] + [dict(c) for c in OUTCOME_CATEGORIES]
+    divergences = [d.summary() for d in registry(chosen)] + [dict(c) for c in OUTCOME_CATEGORIES]
     prefixes = tuple(numerics)
     env = {
         "seed": config.getoption("--lc-seed"),
-        "selected_frameworks": getattr(config, "lc_frameworks", None),
-        "selected_dtypes": getattr(config, "lc_dtypes", None),
+        "selected_frameworks": list(selected),
+        "selected_dtypes": list(config.lc_dtypes) if hasattr(config, "lc_dtypes") else None,
         "selected_device": getattr(config, "lc_device", None),
         "numpy": np.__version__,
         "gpus": sorted({g for e in extra_env.values() for g in e.get("gpus", [])}),

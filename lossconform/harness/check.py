@@ -82,6 +82,29 @@ def repro_snippet(case: Case, entry_point: str, adapter: Adapter, call: Call, se
     return preamble + body
 
 
+#: adapter.devices() per adapter object (id -> (adapter, devices)); the adapter is kept so
+#: that its id is never reused while it is cached
+_DEVICES: dict[int, tuple[Adapter, tuple[str, ...]]] = {}
+
+
+def installed_devices(adapter: Adapter) -> tuple[str, ...]:
+    """The devices this installation of the adapter's framework has (``adapter.devices()``),
+    asked once per adapter."""
+    hit = _DEVICES.get(id(adapter))
+    if hit is None or hit[0] is not adapter:
+        hit = _DEVICES[id(adapter)] = (adapter, tuple(adapter.devices()))
+    return hit[1]
+
+
+def missing_device_reason(adapter: Adapter, device: str) -> str | None:
+    """None if the framework has ``device`` here; otherwise the reason a check there is
+    unsupported."""
+    have = installed_devices(adapter)
+    if device in have:
+        return None
+    return f"{adapter.framework} has no {device} device here (devices: {', '.join(have)})"
+
+
 def run_check(
     case: Case,
     adapter: Adapter,
@@ -104,7 +127,8 @@ def run_check(
         nodeid=nodeid)
     kinds = ("forward", "gradient")
 
-    reason = adapter.unsupported(entry_point, call)
+    # a device this installation lacks first: nothing can run there, whatever the entry point
+    reason = missing_device_reason(adapter, device) or adapter.unsupported(entry_point, call)
     if reason:
         base["repro"] = f"pytest '{nodeid}'  # unsupported: {reason}"
         for kind in kinds:
