@@ -61,6 +61,13 @@ class Call:
     grad_output: np.ndarray | None = None  # cotangent of the output; None: no gradient wanted
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        # a binary loss's target is probabilities by definition (float targets of x's shape):
+        # a call that leaves the kind unset means exactly that
+        if self.target is not None and self.target_kind is None and self.op in OP \
+                and OP[self.op].family == "binary":
+            object.__setattr__(self, "target_kind", "probs")
+
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
 

@@ -41,7 +41,7 @@ def _target_kinds(family: str, from_logits: bool | None) -> tuple[str | None, ..
     if family == ACT:
         return (None,)
     if family in (TF_SIGMOID_CE, TF_WEIGHTED_CE, K_BIN):
-        return (None, "probs")  # float targets of x's shape (a call may leave the kind unset)
+        return ("probs",)  # float targets of x's shape
     if family == TF_SPARSE_CE or (family == K_SPARSE and from_logits):
         return ("index",)
     return ("index", "probs")

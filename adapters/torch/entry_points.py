@@ -45,7 +45,7 @@ _NLL = _loss(("index",), ("weight", "ignore_index"), {
                        "argument (only cross_entropy has one)",
 })
 # binary losses: float targets of the input's shape (a call may leave target_kind unset)
-_BCE = _loss((None, "probs"), ("weight",), {
+_BCE = _loss(("probs",), ("weight",), {
     "pos_weight": "torch binary_cross_entropy / nn.BCELoss have no pos_weight (only the logits "
                   "variant has one)",
     "sample_weight": "torch binary_cross_entropy / nn.BCELoss have no sample_weight argument "
@@ -53,7 +53,7 @@ _BCE = _loss((None, "probs"), ("weight",), {
     "ignore_index": "torch binary losses have no ignore_index",
     "label_smoothing": "torch binary_cross_entropy / nn.BCELoss have no label_smoothing argument",
 })
-_BCE_LOGITS = _loss((None, "probs"), ("weight", "pos_weight"), {
+_BCE_LOGITS = _loss(("probs",), ("weight", "pos_weight"), {
     "sample_weight": "torch binary_cross_entropy_with_logits / nn.BCEWithLogitsLoss have no "
                      "sample_weight argument (only the element-wise rescaling `weight`)",
     "ignore_index": "torch binary losses have no ignore_index",

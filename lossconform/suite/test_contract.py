@@ -44,7 +44,7 @@ from lossconform.divergences import Divergence, candidates, explain
 from lossconform.dtypes import DTYPES, ulp
 from lossconform.harness.check import natural_scale, repro_snippet
 from lossconform.harness.tolerances import tolerance
-from lossconform.ops import BINARY, OP, OPS
+from lossconform.ops import OP, OPS
 from lossconform.plugins import load_adapters
 
 _ADAPTERS = load_adapters()
@@ -137,11 +137,8 @@ def test_declarations(fw: str) -> None:
 
 
 def _allowed_target_kinds(op: str) -> tuple[str | None, ...]:
-    """The op's target kinds; a binary op's Call may also leave ``target_kind`` unset (None):
-    its target is always a probability array of x's shape, and divergence examples are
-    written that way."""
-    spec = OP[op]
-    return spec.target_kinds + ((None,) if spec.family == BINARY else ())
+    """The op's target kinds (a binary op's ``Call`` with its kind unset is "probs")."""
+    return OP[op].target_kinds
 
 
 def _spec_problems(spec: Any) -> list[str]:
