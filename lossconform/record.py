@@ -13,6 +13,85 @@ generated JSON Schema of the whole results document (``json_schema()``; committe
 
 This module is a leaf: it imports nothing from the adapters, the divergence registry or the
 report, only the standard library.
+
+The results document
+--------------------
+
+One JSON object per run (``json_schema()``). Required: ``schema``, ``schema_version``,
+``records``; the results plugin (``lossconform.reports.pytest_plugin``) always writes every
+field below. Documents written before the run fields existed lack ``run_id``, ``started``,
+``finished``, ``tests`` and ``checks``; a reader treats them as unknown (never as zero), and
+in such a document ``complete`` may include failed tests and ``failed`` meant an internal or
+usage error (a document with ``tests`` uses the meanings below).
+
+==================  =======================================================================
+field               meaning
+==================  =======================================================================
+``schema``          ``"lossconform-results"`` (``SCHEMA``)
+``schema_version``  ``SCHEMA_VERSION`` (1; the run fields are optional additions)
+``created``         when the results were written (ISO 8601, UTC, seconds): ``finished``
+                    rounded down to the second
+``status``          how the run ended: one of ``RUN_STATUSES`` (table below)
+``exitstatus``      the exit status of the pytest session, as the process returns it:
+                    pytest's ``ExitCode`` (0 passed, 1 tests failed, 2 interrupted,
+                    3 internal error, 4 usage error, 5 no tests), or 128 + the signal number
+                    for ``terminated`` (143 SIGTERM, 129 SIGHUP). A session whose results
+                    could not be written exits with 4 and has no document to say so.
+``run_id``          a fresh ``uuid.uuid4().hex`` (32 lowercase hex digits) per session: tells
+                    two runs apart, and a rewrite of the same run (identical ``run_id``) from
+                    another run
+``started``         when the session started on the controller, before collection (ISO 8601,
+                    UTC, milliseconds)
+``finished``        when this document was written, at the session's end (same format)
+``tests``           ``{"collected": N, "reported": N, "lost": [...], "crashed": [...]}``:
+                    ``collected``: the tests selected to run (after ``-k``/``-m``/deselection;
+                    under xdist, the ids the workers collected); ``reported``: those whose
+                    run came back complete (the controller received its teardown report, the
+                    last of every test's run, whatever the outcome: passed, failed, skipped,
+                    error); ``lost``: the node ids collected but not reported, in collection
+                    order (not run because the run stopped, interrupted mid-test, or running
+                    on a worker that crashed), so ``collected == reported + len(lost)``;
+                    ``crashed``: the node ids xdist reported as running on a worker that
+                    crashed (each is also in ``lost``). A lost test may still have records:
+                    the checks it finished before it was stopped.
+``checks``          ``{"recorded": N}``: the number of records, ``len(records)``
+``environment``     Python, platform, CPU, GPUs, host, seed, selection, pytest arguments
+``frameworks``      per framework: version, available and why not, devices, conventions,
+                    entry points
+``divergences``     the divergence models of the registry the run used
+``records``         one ``CheckRecord`` (``to_json()``) per check, in the order reported
+==================  =======================================================================
+
+``status`` (``RUN_STATUSES``), the first that applies, in this order:
+
+==================  =======================================================================
+status              meaning
+==================  =======================================================================
+``terminated``      the controller received SIGTERM or SIGHUP and stopped the run (as on
+                    Ctrl-C); records and tests are what had finished; exit status 143/129
+``interrupted``     the run was stopped before it ended: Ctrl-C (KeyboardInterrupt),
+                    ``pytest.exit()``, a worker's Ctrl-C, ``-x``/``--maxfail`` (only when
+                    tests were left unrun); ``tests.lost`` lists what did not run or finish;
+                    exit status 2 (1 for a serial ``-x``/``--maxfail``)
+``worker-crashed``  an xdist worker died (killed, segfault, ``os._exit``): the test it was
+                    running is in ``tests.lost`` and ``tests.crashed`` (a worker that died
+                    between tests adds none); the other tests ran on the other workers and
+                    the one xdist started in its place (unless ``--max-worker-restart``
+                    stopped the run: then they are in ``tests.lost`` too); pytest's exit
+                    status (1: the crash counts as a failed test) is kept
+``error``           pytest itself failed: errors during collection stopped the run (exit 2),
+                    an internal error (3), a usage error after the session started (4)
+``no-tests``        nothing was selected to run (none collected, or ``-k``/``-m``
+                    deselected every test): no records; exit status 5
+``failed``          every selected test ran and reported, and at least one failed (or
+                    errored); ``tests.lost`` is empty; exit status 1 (2 where xdist's
+                    ``-x``/``--maxfail`` stopped the run after its last test)
+``complete``        every selected test ran and reported, none failed: exit status 0
+==================  =======================================================================
+
+A run whose records are partial is ``terminated``, ``interrupted``, ``worker-crashed`` or
+``error`` (``PARTIAL_STATUSES``); ``failed``, ``no-tests`` and ``complete`` ran everything
+that was selected. ``--collect-only`` writes no document at all.
 """
 from __future__ import annotations
 
@@ -48,6 +127,13 @@ SEVERITY: tuple[str, ...] = ("agree", "unsupported", "raises", "divergence", "fa
 #: product with a random upstream gradient), and what an entry point does with an invalid
 #: input. The field is open (a plug-in's own suite may add kinds); these are the known ones.
 KINDS: tuple[str, ...] = ("forward", "gradient", "invalid_input")
+RunStatus = Literal["complete", "failed", "interrupted", "terminated", "worker-crashed",
+                    "no-tests", "error"]
+#: Every run status (the document's ``status``; meanings and precedence in the module
+#: docstring, "The results document").
+RUN_STATUSES: tuple[str, ...] = typing.get_args(RunStatus)
+#: The statuses of a run that stopped before running everything it selected.
+PARTIAL_STATUSES: tuple[str, ...] = ("terminated", "interrupted", "worker-crashed", "error")
 #: How a non-finite float is written in JSON (which has no NaN or Infinity).
 NONFINITE: tuple[str, ...] = ("inf", "-inf", "nan")
 
@@ -275,12 +361,40 @@ def json_schema() -> dict[str, Any]:
         "properties": {
             "schema": {"const": SCHEMA},
             "schema_version": {"const": SCHEMA_VERSION},
-            "created": {"type": "string", "description": "When the run ended (ISO 8601, UTC)."},
-            "status": {"enum": ["complete", "interrupted", "failed"],
-                       "description": "complete; interrupted (Ctrl-C, -x/--maxfail): the "
-                                      "records are partial; failed (an internal or usage "
-                                      "error)."},
-            "exitstatus": {"type": "integer", "description": "pytest's exit status."},
+            "created": {"type": "string", "description": "When the results were written "
+                                                         "(ISO 8601, UTC, seconds)."},
+            "status": {"enum": list(RUN_STATUSES),
+                       "description": "How the run ended (lossconform.record, 'The results "
+                                      "document'): complete; failed (tests failed, all ran); "
+                                      "interrupted (Ctrl-C, -x/--maxfail); terminated "
+                                      "(SIGTERM/SIGHUP); worker-crashed; error (collection "
+                                      "errors, internal or usage error); no-tests."},
+            "exitstatus": {"type": "integer",
+                           "description": "The session's exit status: pytest's, or 128 + "
+                                          "the signal number when terminated."},
+            "run_id": {"type": "string", "pattern": "^[0-9a-f]{32}$",
+                       "description": "uuid4 hex, fresh per session."},
+            "started": {"type": "string",
+                        "description": "When the session started (ISO 8601, UTC)."},
+            "finished": {"type": "string",
+                         "description": "When this document was written (ISO 8601, UTC)."},
+            "tests": {
+                "type": "object",
+                "description": "collected: tests selected to run; reported: those whose run "
+                               "came back (teardown report); lost: node ids collected but "
+                               "not reported (collected == reported + len(lost)); crashed: "
+                               "node ids running on a crashed xdist worker (also in lost).",
+                "required": ["collected", "reported", "lost"],
+                "properties": {
+                    "collected": {"type": "integer", "minimum": 0},
+                    "reported": {"type": "integer", "minimum": 0},
+                    "lost": {"type": "array", "items": {"type": "string"}},
+                    "crashed": {"type": "array", "items": {"type": "string"}}}},
+            "checks": {
+                "type": "object",
+                "description": "recorded: the number of records.",
+                "required": ["recorded"],
+                "properties": {"recorded": {"type": "integer", "minimum": 0}}},
             "environment": {"type": "object",
                             "description": "Python, platform, CPU, GPUs, host, seed, "
                                            "selection, pytest arguments."},

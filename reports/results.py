@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 
 import orjson
 import math
@@ -18,7 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lossconform.record import DEFAULTS, REQUIRED_FIELDS, SCHEMA, SCHEMA_VERSION, VERDICTS
+from lossconform.record import (DEFAULTS, REQUIRED_FIELDS, RUN_STATUSES, SCHEMA,
+                                SCHEMA_VERSION, VERDICTS)
 
 __all__ = ["SCHEMA", "SUPPORTED_VERSIONS", "VERDICTS", "REQUIRED_RECORD_FIELDS",
            "RECORD_DEFAULTS", "ResultsError", "load_results", "validate", "gc_paused", "number"]
@@ -117,7 +119,43 @@ def validate(data: Any, path: str | Path = "<results>") -> dict[str, Any]:
         data[name] = value if isinstance(value, type(default)) else default
     data.setdefault("status", "complete")
     data.setdefault("created", "")
+    _check_run_fields(data, path)
     return data
+
+
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _check_run_fields(data: dict[str, Any], path: str | Path) -> None:
+    """The run fields (``lossconform.record``, "The results document"): ``status`` one of
+    ``RUN_STATUSES``; where present, ``run_id`` 32 hex digits, ``started``/``finished``
+    strings, ``tests`` and ``checks`` objects of counts and node-id lists. Absent ones stay
+    absent (a document from before they existed: unknown, not zero)."""
+    if data["status"] not in RUN_STATUSES:
+        raise ResultsError(path, f"unknown status {data['status']!r} "
+                                 f"(expected one of {', '.join(RUN_STATUSES)})")
+    if "run_id" in data and not (isinstance(data["run_id"], str)
+                                 and _RUN_ID.fullmatch(data["run_id"])):
+        raise ResultsError(path, f"'run_id' is not 32 hex digits: {data['run_id']!r}")
+    for name in ("started", "finished"):
+        if name in data and not isinstance(data[name], str):
+            raise ResultsError(path, f"{name!r} is not a string")
+    for name, counts, lists in (("tests", ("collected", "reported"), ("lost", "crashed")),
+                                ("checks", ("recorded",), ())):
+        if name not in data:
+            continue
+        value = data[name]
+        if not isinstance(value, dict):
+            raise ResultsError(path, f"{name!r} is not an object")
+        for key in counts:
+            n = value.get(key)
+            if n.__class__ is not int or n < 0:
+                raise ResultsError(path, f"'{name}.{key}' is missing or not a count")
+        for key in lists:
+            ids = value.get(key, [] if key == "crashed" else None)
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise ResultsError(path, f"'{name}.{key}' is missing or not a list of "
+                                         f"node ids")
 
 
 def _constant(name: str) -> str:

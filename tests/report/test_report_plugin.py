@@ -1,10 +1,15 @@
-"""The results plugin: atomic writes, exact record counts with and without xdist, Ctrl-C.
+"""The results plugin: atomic writes, exact record counts with and without xdist, Ctrl-C,
+the run fields (status, tests, checks), write failures and odd targets.
+
+(The drills in ``tests/drills/test_run_end.py`` stop real runs with signals, crash workers
+and write to devices.)
 
 Every results file the inner runs write is validated against the schema
 (``lossconform.record.json_schema()``) before the report's reader loads it.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -110,7 +115,13 @@ def test_run_with_failures_keeps_every_record_once(inner: pytest.Pytester, xdist
     args = ("-n", "2") if xdist else ()
     result, doc = _run(inner, *args)
     result.assert_outcomes(passed=22, failed=1)
-    assert doc["status"] == "complete"
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # every test ran and reported, one failed: "failed" (before the run fields: "complete")
+    assert doc["status"] == "failed" and doc["exitstatus"] == 1
+    assert doc["tests"] == {"collected": 23, "reported": 23, "lost": [], "crashed": []}
+    assert doc["checks"] == {"recorded": EXPECTED_RECORDS}
+    assert len(doc["run_id"]) == 32 and doc["started"] <= doc["finished"]
+    assert doc["created"] == doc["finished"][:19] + "+00:00"
     assert len(doc["records"]) == EXPECTED_RECORDS
     assert len(set(_ids(doc))) == EXPECTED_RECORDS  # none doubled
     assert {"casesetup", "casebody", "caseteardown", "caseafter_other"} <= set(_ids(doc))
@@ -131,7 +142,8 @@ def test_run_with_failures_keeps_every_record_once(inner: pytest.Pytester, xdist
     assert doc["divergences"] == [{"id": "d1", "title": "t", "entry_points": ["fake.softmax"],
                                    "versions": ">=1", "trigger": "x < 0", "explanation": "why",
                                    "link": "https://x"}]
-    result.stdout.fnmatch_lines([f"lossconform: {EXPECTED_RECORDS} records written to *"])
+    result.stdout.fnmatch_lines([f"lossconform: {EXPECTED_RECORDS} records written to * "
+                                 f"(run failed, exit status 1)"])
 
 
 @pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist-n2"])
@@ -161,11 +173,15 @@ def test_c(request):
     args = ("-n", "1") if xdist else ("-p", "no:xdist")
     result, doc = _run(pytester, *args)
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    assert doc["status"] == "interrupted"
+    assert doc["status"] == "interrupted" and doc["exitstatus"] == 2
     ids = _ids(doc)
     assert "a" in ids and "c" not in ids
+    assert doc["tests"]["collected"] == 3
+    assert "test_inner.py::test_a" not in doc["tests"]["lost"]
+    assert {"test_inner.py::test_b", "test_inner.py::test_c"} <= set(doc["tests"]["lost"])
     if not xdist:
         assert ids == ["a", "b"]  # the interrupted test's own record too
+        assert doc["tests"]["reported"] == 1
 
 
 def test_record_less_run_writes_empty_records(pytester: pytest.Pytester,
@@ -174,7 +190,65 @@ def test_record_less_run_writes_empty_records(pytester: pytest.Pytester,
     pytester.makepyfile(test_inner="def test_nothing():\n    pass\n")
     result, doc = _run(pytester)
     result.assert_outcomes(passed=1)
-    assert doc["records"] == [] and doc["status"] == "complete"
+    assert doc["records"] == [] and doc["status"] == "complete" and doc["exitstatus"] == 0
+    assert doc["tests"] == {"collected": 1, "reported": 1, "lost": [], "crashed": []}
+    assert doc["checks"] == {"recorded": 0}
+
+
+@pytest.mark.parametrize("case", ["maxfail", "collection-error"])
+def test_a_run_stopped_early_is_not_complete(pytester: pytest.Pytester,
+                                           monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """-x with tests left: "interrupted" (they are lost); errors during collection, which
+    stop the run before any test: "error"."""
+    _prepare(pytester, monkeypatch)
+    pytester.makepyfile(test_inner="def test_a():\n    assert False\n\n"
+                                   "def test_b():\n    pass\n")
+    if case == "maxfail":
+        result, doc = _run(pytester, "-x")
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        assert doc["status"] == "interrupted" and doc["exitstatus"] == 1
+        assert doc["tests"]["lost"] == ["test_inner.py::test_b"]
+    else:
+        pytester.makepyfile(test_broken="import no_such_module_here\n")
+        result, doc = _run(pytester)
+        assert result.ret == pytest.ExitCode.INTERRUPTED
+        assert doc["status"] == "error" and doc["exitstatus"] == 2
+        assert doc["tests"]["reported"] == 0
+
+
+# An inner conftest that makes the final rename of the results file fail with an errno: what
+# a read-only file system or a permission problem does (root ignores file modes, so the
+# failure is injected rather than arranged with chmod).
+FAILING_REPLACE = '''
+import errno, os
+_real = os.replace
+
+def pytest_sessionstart(session):
+    def replace(src, dst):
+        if str(dst).endswith("results.json"):
+            raise OSError(errno.{name}, os.strerror(errno.{name}), str(dst))
+        return _real(src, dst)
+    os.replace = replace
+'''
+
+
+@pytest.mark.parametrize("name", ["EROFS", "EACCES", "ENOSPC"])
+def test_a_failed_write_is_one_line_and_exit_status_4(pytester: pytest.Pytester,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      name: str) -> None:
+    (pytester.path / "conftest.py").write_text(INNER_CONFTEST + FAILING_REPLACE.format(name=name))
+    pytester.makepyfile(test_inner="def test_ok():\n    pass\n")
+    out = pytester.path / "out" / "results.json"
+    out.parent.mkdir()
+    out.write_text("previous")
+    result = pytester.runpytest_subprocess("-p", "lossconform.reports.pytest_plugin",
+                                           "-p", "no:cacheprovider", "--results", str(out))
+    assert result.ret == pytest_plugin.RESULTS_NOT_WRITTEN == 4
+    said = [ln for ln in result.outlines + result.errlines if "lossconform: " in ln]
+    assert said == [f"lossconform: could not write results to {out}: "
+                    f"{os.strerror(getattr(errno, name))}"], said
+    assert out.read_text() == "previous"
+    assert [p.name for p in out.parent.iterdir()] == ["results.json"]  # no temp left
 
 
 def test_write_atomic_uses_temp_file_and_replace(tmp_path: Path,
@@ -204,6 +278,32 @@ def test_write_atomic_uses_temp_file_and_replace(tmp_path: Path,
     assert seen["target_exists"] is False and seen["fsynced"] is True
     assert json.loads(target.read_text())["x"] == [1, 2]
     assert [p.name for p in target.parent.iterdir()] == ["results.json"]  # no temp left
+
+
+def test_write_atomic_follows_a_symlink_and_refuses_what_cannot_be_a_file(
+        tmp_path: Path) -> None:
+    real = tmp_path / "store" / "results.json"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(real)
+    pytest_plugin.write_atomic(link, {"x": 1})
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert json.loads(real.read_text()) == {"x": 1}
+    dangling = tmp_path / "next.json"
+    dangling.symlink_to(tmp_path / "new" / "r.json")  # a link to a file still to be made
+    pytest_plugin.write_atomic(dangling, {"x": 2})
+    assert dangling.is_symlink() and json.loads(dangling.read_text()) == {"x": 2}
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("")
+    for path, err in ((tmp_path, errno.EISDIR), (a_file / "results.json", errno.ENOTDIR),
+                      (a_file / "sub" / "results.json", errno.ENOTDIR)):
+        with pytest.raises(OSError) as info:
+            pytest_plugin.write_atomic(path, {"x": 3})
+        assert info.value.errno == err, path
+    assert pytest_plugin.resolve_target(Path(os.devnull)) == ("device", Path(os.devnull))
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        ["file.txt", "latest.json", "new", "next.json", "store"]
 
 
 def test_write_atomic_failure_leaves_old_file_and_no_temp(tmp_path: Path) -> None:
