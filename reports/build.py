@@ -5,12 +5,21 @@ the per-check data travel as compact columnar JSON (strings interned in one tabl
 ``<script type="application/json">`` block; the JS builds the matrix lazily from it.
 Summaries that stay small (header, conventions, divergences, pairwise, accuracy plots,
 changes between runs) are rendered by Jinja2 with autoescape on.
+
+What the page claims is no more than what ran (``reports.runstate``): the headline states each
+run's status, exit status and counts, and is green only when every run is complete, exited
+0 and has no failure; "checks" are the records whose verdict is not ``unsupported`` (those
+are counted apart). A file that cannot be used is named and left out, as is a second copy of
+a run already loaded; the page is written safely (``reports.output``).
 """
 from __future__ import annotations
 
 import concurrent.futures
+import gc
+import hashlib
 import json
 import multiprocessing
+import os
 
 import orjson
 import math
@@ -21,6 +30,7 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import accumulate, chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -30,7 +40,11 @@ from markupsafe import Markup
 
 from lossconform.dtypes import DTYPES
 from lossconform.record import FIELDS, SEVERITY
-from lossconform.reports.results import VERDICTS, ResultsError, gc_paused, load_results, number
+from lossconform.reports.output import OutputError, resolve_output, write_output
+from lossconform.reports.results import (DEEP_FIELDS, VERDICTS, Columns, ResultsError,
+                                        check_record_types, gc_paused,
+                                        load_results_and_columns, number)
+from lossconform.reports.runstate import RunState, headline, run_state, verdict_counts
 
 DTYPE_ORDER = DTYPES
 #: Record fields (lossconform.record.CheckRecord) that get their own column in the embedded
@@ -60,10 +74,27 @@ class Run:
     doc: dict[str, Any]
     label: str = ""
     short: str = ""
+    state: RunState | None = None
+    #: the records' fields as columns, as the reader took them (None: from the records)
+    columns: Columns | None = None
+    #: the --label given for this file ("" for none)
+    given_label: str = ""
+    #: whether the records' field types have been checked (``check_record_types``)
+    checked: bool = True
 
     @property
     def records(self) -> list[dict[str, Any]]:
         return self.doc["records"]
+
+
+class SkippedFile(ResultsError):
+    """A file left out because a run already loaded is the same run: ``str()`` is
+    ``PATH: skipped: same run as FIRST (why)``."""
+
+    def __init__(self, path: str | Path, first: str, why: str) -> None:
+        self.first = first
+        self.why = why
+        super().__init__(path, f"skipped: same run as {first} ({why})")
 
 
 @dataclass
@@ -71,41 +102,118 @@ class BuildResult:
     runs: list[Run]
     errors: list[ResultsError] = field(default_factory=list)
     html: str = ""
+    #: files left out as a second copy of a run already loaded
+    skipped: list[SkippedFile] = field(default_factory=list)
 
 
 # -- loading ------------------------------------------------------------------------------
-def load_runs(paths: Sequence[str | Path], labels: Sequence[str] = ()
-              ) -> tuple[list[Run], list[ResultsError]]:
-    """Every readable file becomes a Run; each unreadable one becomes a ResultsError."""
+def _file_id(path: str | Path) -> tuple[int, int, int] | None:
+    """(device, inode, size) of a readable regular file; None otherwise (load_results says
+    why)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino, st.st_size) if not os.path.isdir(path) else None
+
+
+def _digest(path: str | Path) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def load_runs(paths: Sequence[str | Path], labels: Sequence[str] = (), *,
+              check_types: bool = True) -> tuple[list[Run], list[ResultsError]]:
+    """Every readable file becomes a Run; each unreadable one becomes a ResultsError, and a
+    second copy of a run already loaded a SkippedFile (in the same list, in file order):
+    the same file (under any path), the same ``run_id``, or the same bytes. ``labels`` go
+    with the files in the order given. ``check_types=False``: the records' field types are
+    left for ``render`` to check (``Run.checked``), while another process works."""
     runs: list[Run] = []
     errors: list[ResultsError] = []
-    for path in paths:
+    by_file: dict[tuple[int, int], str] = {}
+    by_run_id: dict[str, str] = {}
+    by_size: dict[int, list[tuple[str, str | None]]] = defaultdict(list)  # size -> (path, digest)
+    multi = len(paths) > 1
+    for i, path in enumerate(paths):
+        fid = _file_id(path) if multi else None
+        if fid is not None and fid[:2] in by_file:
+            errors.append(SkippedFile(path, by_file[fid[:2]], "the same file"))
+            continue
         try:
-            runs.append(Run(str(path), load_results(path)))
+            doc, columns = load_results_and_columns(path, check_types=check_types)
         except ResultsError as exc:
             errors.append(exc)
+            continue
+        if fid is not None:
+            run_id = doc.get("run_id")
+            if isinstance(run_id, str) and run_id in by_run_id:
+                errors.append(SkippedFile(path, by_run_id[run_id], f"run_id {run_id}"))
+                continue
+            candidates = by_size[fid[2]]  # a copy has the same size: hash only then
+            digest = dup = None
+            if candidates:
+                digest = _digest(path)
+                for k, (other, other_digest) in enumerate(candidates):
+                    if other_digest is None:
+                        other_digest = _digest(other)
+                        candidates[k] = (other, other_digest)
+                    if digest is not None and digest == other_digest:
+                        dup = other
+                        break
+            if dup is not None:
+                errors.append(SkippedFile(path, dup, "identical content"))
+                continue
+            candidates.append((str(path), digest))
+            by_file[fid[:2]] = str(path)
+            if isinstance(run_id, str):
+                by_run_id[run_id] = str(path)
+        runs.append(Run(str(path), doc, columns=columns, checked=check_types,
+                        given_label=labels[i] if i < len(labels) and labels[i] else ""))
+    name_runs(runs)
+    return runs, errors
+
+
+def name_runs(runs: Sequence[Run]) -> None:
+    """Each run's label (``--label`` or ``default_label``, made unique), short name (R1,
+    R2, ... in a merge) and state."""
     for i, run in enumerate(runs):
-        run.label = labels[i] if i < len(labels) and labels[i] else default_label(run)
+        run.label = run.given_label or default_label(run)
         run.short = f"R{i + 1}" if len(runs) > 1 else ""
+        run.state = run_state(run.doc)
     seen: Counter[str] = Counter(r.label for r in runs)
     for i, run in enumerate(runs):
         if seen[run.label] > 1:
             run.label = f"{run.label} #{i + 1}"
-    return runs, errors
 
 
 def default_label(run: Run) -> str:
-    """framework versions + device(s) + host, from the file itself."""
+    """framework versions + device(s) + host, from the file itself (its file name where
+    the records say nothing usable: their types may not be checked yet)."""
+    try:
+        return _default_label(run)
+    except (TypeError, ValueError, RecursionError):
+        return Path(run.path).name
+
+
+def _default_label(run: Run) -> str:
     versions = []
     for name, info in sorted(run.doc["frameworks"].items()):
         if isinstance(info, dict) and info.get("version"):
             versions.append(f"{name} {info['version']}")
     if not versions:
-        seen = {(r["framework"], r.get("framework_version") or "") for r in run.records[:5000]}
+        seen = {(str(r["framework"]), str(r.get("framework_version") or ""))
+                for r in run.records[:5000]}
         versions = [f"{f} {v}".strip() for f, v in sorted(seen)]
     devices = sorted({str(r.get("device") or "cpu") for r in run.records[:5000]}) or ["cpu"]
     env = run.doc["environment"]
-    gpus = env.get("gpus") or []
+    gpus = env.get("gpus") if isinstance(env.get("gpus"), list) else []
     host = env.get("hostname") or Path(run.path).name
     device = ", ".join(devices)
     if gpus and any(d != "cpu" for d in devices):
@@ -158,43 +266,36 @@ def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
     index: dict[Any, int] = {None: -1}
     table: list[str] = []
 
-    def strings(values: list[Any]) -> list[int]:
-        for v in dict.fromkeys(values):
-            if v not in index:
-                index[v] = len(table)
-                table.append(v if isinstance(v, str) else json.dumps(v, default=str))
-        return [index[v] for v in values]
+    def strings(values: Sequence[Any]) -> list[int]:
+        new = [v for v in dict.fromkeys(values) if v not in index]
+        index.update(zip(new, range(len(table), len(table) + len(new))))
+        table.extend(v if isinstance(v, str) else json.dumps(v, default=str) for v in new)
+        return list(map(index.__getitem__, values))
 
-    def pieces(values: Iterable[Any], split: Any) -> tuple[list[int], list[list[int]]]:
-        seen: dict[str, int] = {}
-        get = index.get
-        out: list[list[int]] = []
-        ids = []
-        for v in values:
-            if not v:
-                ids.append(-1)
-                continue
-            k = seen.get(v)
-            if k is None:
-                k = seen[v] = len(out)
-                row = []
-                for piece in (split(v) if isinstance(v, str) else [str(v)]):
-                    j = get(piece)
-                    if j is None:
-                        j = index[piece] = len(table)
-                        table.append(piece)
-                    row.append(j)
-                out.append(row)
-            ids.append(k)
+    def pieces(values: Sequence[Any], split: Any) -> tuple[list[int], list[list[int]]]:
+        # each distinct non-empty value once (first-seen order), split into pieces; the
+        # pieces' string ids found at C speed, new pieces added in first-seen order
+        distinct = list(dict.fromkeys(filter(None, values)))
+        where = dict(zip(distinct, range(len(distinct))))
+        ids = list(map(where.get, values, repeat(-1)))
+        rows = [split(v) if isinstance(v, str) else [str(v)] for v in distinct]
+        flat = list(chain.from_iterable(rows))
+        flat_ids = strings(flat)
+        ends = list(accumulate(map(len, rows)))
+        out = list(map(flat_ids.__getitem__, map(slice, [0] + ends[:-1], ends)))
         return ids, out
 
     recs = [rec for run in runs for rec in run.records]
     run_col = [i for i, run in enumerate(runs) for _ in run.records]
     verdict_code = {v: i for i, v in enumerate(VERDICTS)}
     names = COLUMN_KEYS
-    # One C-speed pass turns the records into columns.
-    columns = list(zip(*map(itemgetter(*names), recs))) if recs else [()] * len(names)
-    col = dict(zip(names, columns))
+    readers = [run.columns for run in runs if run.columns is not None]
+    if runs and len(readers) == len(runs):  # the columns the reader took
+        col = {name: (readers[0][name] if len(readers) == 1 else
+                      list(chain.from_iterable(c[name] for c in readers))) for name in names}
+    else:  # one C-speed pass turns the records into columns
+        columns = list(zip(*map(itemgetter(*names), recs))) if recs else [()] * len(names)
+        col = dict(zip(names, columns))
     cases = _intern_objects(col["case"], zip(run_col, col["op"], col["id"]))
     tols = _intern_objects(col["tolerance"], zip(col["dtype"], col["kind"]))
     objects = cases.table + tols.table
@@ -270,9 +371,30 @@ def _extra_columns(recs: Sequence[dict[str, Any]], strings: Any) -> dict[str, di
     return out
 
 
+def _tame(value: Any) -> Any:
+    """``value`` with every integer orjson cannot write (beyond 64 bits: the standard
+    parser reads them from a file that also holds NaN) as a float, or a string past
+    float range."""
+    c = value.__class__
+    if c is int and not -(1 << 63) <= value < 1 << 64:
+        try:
+            return float(value)
+        except OverflowError:
+            return str(value)
+    if c is dict:
+        return {k: _tame(v) for k, v in value.items()}
+    if c is list or c is tuple:
+        return [_tame(v) for v in value]
+    return value
+
+
 def script_json(data: Any) -> Markup:
     """JSON safe inside a <script> element: no '<', '>' or '&' can close or open a tag."""
-    text = orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    try:
+        raw = orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        raw = orjson.dumps(_tame(data), default=str, option=orjson.OPT_NON_STR_KEYS)
+    text = raw.decode("utf-8")
     text = (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
     return Markup(text)
@@ -308,19 +430,18 @@ def safe_link(link: Any) -> str | None:
 
 
 # -- summaries rendered by Jinja ----------------------------------------------------------
-def totals(records: Iterable[dict[str, Any]]) -> dict[str, int]:
-    counts = Counter(r["verdict"] for r in records)
-    return {v: counts.get(v, 0) for v in VERDICTS}
+def totals(records: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Records per verdict (``unsupported`` included: see ``reports.runstate.checks_of``)."""
+    return verdict_counts(records)
 
 
-def verdict_line(counts: dict[str, int], statuses: Sequence[str]) -> str:
-    n = sum(counts.values())
-    line = (f"{n} checks: all agree or explained" if counts["fail"] == 0
-            else f"{counts['fail']} failure{'s' if counts['fail'] != 1 else ''} among {n} checks")
-    bad = [s for s in statuses if s != "complete"]
-    if bad:
-        line += f" (run {', '.join(sorted(set(bad)))}: results are partial)"
-    return line
+def _states(runs: Sequence[Run]) -> list[RunState]:
+    return [run.state or run_state(run.doc) for run in runs]
+
+
+def verdict_line(runs: Sequence[Run]) -> tuple[str, str]:
+    """The headline and its class (good, warn, bad): ``reports.runstate.headline``."""
+    return headline(_states(runs), [r.short for r in runs])
 
 
 def conventions_table(runs: Sequence[Run]
@@ -426,8 +547,9 @@ def _ulps(values: list[Any]) -> list[float | None]:
 
 
 def ulp_groups(runs: Sequence[Run]) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """(op, dtype, entry point [run]) -> checks, fail and divergence counts, ULP errors and
-    the largest tolerance used (None when no record carries one)."""
+    """(op, dtype, entry point [run]) -> checks (records not ``unsupported``), fail,
+    divergence and unsupported counts, ULP errors and the largest tolerance used (None when
+    no record carries one)."""
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
     multi = len(runs) > 1
     for run in runs:
@@ -441,9 +563,12 @@ def ulp_groups(runs: Sequence[Run]) -> dict[tuple[str, str, str], dict[str, Any]
             if g is None:
                 g = groups[key] = {"entry_point": rec["entry_point"] + suffix,
                                    "framework": rec["framework"], "n": 0, "fail": 0,
-                                   "divergence": 0, "ulps": [], "tu": None}
-            g["n"] += 1
+                                   "divergence": 0, "unsupported": 0, "ulps": [], "tu": None}
             v = rec["verdict"]
+            if v == "unsupported":  # not a check: counted apart
+                g["unsupported"] += 1
+                continue
+            g["n"] += 1
             if v == "fail" or v == "divergence":
                 g[v] += 1
             if u is not None:
@@ -731,10 +856,14 @@ def run_summaries(runs: Sequence[Run]) -> list[dict[str, Any]]:
         env_rows = [(k, _plain(env[k])) for k in keys if env.get(k) not in (None, "", [], {})]
         env_rows += [(k, _plain(v)) for k, v in env.items()
                      if k not in keys and v not in (None, "", [], {})]
+        st = run.state or run_state(run.doc)
         out.append({"label": run.label, "short": run.short, "file": run.path,
-                    "created": run.doc.get("created") or "?", "status": run.doc["status"],
+                    "created": run.doc.get("created") or "?", "status": st.status,
+                    "status_words": st.status_words(), "severity": st.severity,
+                    "line": st.line(), "tests": st.tests_text(),
                     "seed": env.get("seed"), "frameworks": fws, "env": env_rows,
-                    "totals": totals(run.records), "n": len(run.records)})
+                    "totals": st.counts, "checks": st.checks, "unsupported": st.unsupported,
+                    "n": len(run.records)})
     return out
 
 
@@ -766,10 +895,38 @@ def _summaries_of_forked_runs() -> tuple[list[dict[str, Any]], list[dict[str, An
     return _summaries(_FORKED_RUNS)
 
 
+class InvalidRuns(Exception):
+    """Runs whose records do not have the field types ``CheckRecord`` declares: each with
+    its ResultsError. ``build`` leaves them out and makes the page again."""
+
+    def __init__(self, bad: list[tuple[Run, ResultsError]]) -> None:
+        self.bad = bad
+        super().__init__("; ".join(str(e) for _, e in bad))
+
+
+def _check_runs(runs: Sequence[Run]) -> None:
+    """Check the field types of every run loaded unchecked; raise InvalidRuns naming each
+    run that fails (the others are marked checked)."""
+    bad = []
+    for run in runs:
+        if run.checked:
+            continue
+        try:
+            check_record_types(run.records, run.path, run.columns, DEEP_FIELDS)
+        except ResultsError as exc:
+            bad.append((run, exc))
+        else:
+            run.checked = True
+    if bad:
+        raise InvalidRuns(bad)
+
+
 def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, Markup]:
     """Summaries and the page data; on a large build with fork available, the summaries are
     computed in a forked child (it inherits the loaded runs; only the small tables come back)
-    while this process builds the page data, so two cores share the work."""
+    while this process checks the records' field types (runs loaded unchecked) and builds
+    the page data, so two cores share the work. A run that fails the check raises
+    InvalidRuns (the child's result, made from it, is dropped)."""
     global _FORKED_RUNS
     if n_records >= PARALLEL_MIN_RECORDS and "fork" in multiprocessing.get_all_start_methods():
         _FORKED_RUNS = runs
@@ -777,6 +934,7 @@ def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, 
             ctx = multiprocessing.get_context("fork")
             with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
                 future = pool.submit(_summaries_of_forked_runs)
+                _check_runs(runs)
                 data = script_json(embedded_data(runs))
                 pairwise, plots = future.result()
             return pairwise, plots, data
@@ -784,6 +942,7 @@ def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, 
             pass  # no fork here after all: do it in-process below
         finally:
             _FORKED_RUNS = ()
+    _check_runs(runs)
     pairwise, plots = _summaries(runs)
     return pairwise, plots, script_json(embedded_data(runs))
 
@@ -791,17 +950,22 @@ def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, 
 def render(runs: Sequence[Run], title: str | None = None,
            errors: Sequence[ResultsError] = ()) -> str:
     all_records = [r for run in runs for r in run.records]
-    counts = totals(all_records)
+    states = _states(runs)
+    counts = {v: sum(st.counts[v] for st in states) for v in VERDICTS}
     conv_cols, conv_rows = conventions_table(runs)
     pairwise, plots, data = _summaries_and_data(runs, len(all_records))
+    line, line_class = verdict_line(runs)
     template = _environment().get_template("report.html.j2")
     return template.render(
         title=title or "lossconform report",
         runs=run_summaries(runs),
         merged=len(runs) > 1,
         totals=counts,
+        checks=sum(n for v, n in counts.items() if v != "unsupported"),
         verdicts=VERDICTS,
-        verdict_line=verdict_line(counts, [r.doc["status"] for r in runs]),
+        check_verdicts=[v for v in VERDICTS if v != "unsupported"],
+        verdict_line=line,
+        verdict_class=line_class,
         ulp_cells=any(r["tolerance_used"] is None and r["max_ulp"] is not None
                       for r in all_records),
         conv_cols=conv_cols, conv_rows=conv_rows,
@@ -818,30 +982,83 @@ def render(runs: Sequence[Run], title: str | None = None,
 
 def build(paths: Sequence[str | Path], out: str | Path, labels: Sequence[str] = (),
           title: str | None = None) -> BuildResult:
-    """Load what can be loaded, write the page if anything was, report every bad file."""
+    """Check where the page goes (``OutputError`` before any file is read), load what can be
+    loaded, write the page if anything was; every bad file is reported and left out, a
+    second copy of a run skipped. A page that cannot be written raises ``OutputError``
+    (its ``result`` attribute holds the BuildResult: the files' problems) and leaves nothing
+    behind."""
+    target = resolve_output(out)
+    order = {str(p): i for i, p in reversed(list(enumerate(paths)))}
     with gc_paused():
-        runs, errors = load_runs(paths, labels)
-        result = BuildResult(runs, errors)
+        # field types are checked while the summaries are computed (render)
+        runs, problems = load_runs(paths, labels, check_types=False)
+        while runs:
+            try:
+                html = render(runs, title, problems)
+                break
+            except InvalidRuns as exc:  # leave those files out, make the page again
+                bad = {id(run) for run, _ in exc.bad}
+                runs = [run for run in runs if id(run) not in bad]
+                problems = sorted([*problems, *(e for _, e in exc.bad)],
+                                  key=lambda e: order.get(e.path, len(order)))
+                name_runs(runs)
+        result = BuildResult(runs, [e for e in problems if not isinstance(e, SkippedFile)],
+                             skipped=[e for e in problems if isinstance(e, SkippedFile)])
         if runs:
-            result.html = render(runs, title, errors)
+            result.html = html
     if runs:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(result.html, encoding="utf-8")
-        tmp.replace(out)
+        try:
+            write_output(target, result.html.encode("utf-8"))
+        except OutputError as exc:
+            exc.result = result  # type: ignore[attr-defined]
+            raise
     return result
 
 
+def _line(text: str) -> str:
+    """One line: control characters (a newline in a file name) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _say(text: str, stream: Any = None) -> None:
+    try:
+        print(_line(text), file=stream or sys.stderr)
+    except (OSError, ValueError):  # a closed or broken stream: nothing to tell it
+        pass
+
+
+EXIT_WRITTEN, EXIT_NOT_WRITTEN, EXIT_NOTHING_READ, EXIT_BUG = 0, 1, 2, 3
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "python -m lossconform.reports") -> int:
+    """The command line (``python -m lossconform.reports``); returns the exit status."""
+    # The cyclic GC stays off until the loaded runs are gone: re-enabled while they are
+    # alive (as build() does for a library caller), its first collection walks every one of
+    # their objects (0.1-0.2 s for 50,000 records) to find no garbage (JSON has no cycles).
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(argv, prog)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _main(argv: Sequence[str] | None, prog: str) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Build the self-contained lossconform HTML report from results files.",
-        epilog="Exit status: 0 when at least one file was read and the report written (each "
-               "malformed or foreign file is reported on stderr, naming the file and the "
-               "problem, and left out); 2 when no file could be read.")
+        epilog="Each malformed or foreign results file is reported on stderr in one line "
+               "(the file and the problem) and left out; a file that holds the same run as "
+               "one given before it (the same file, the same run_id, identical content) is "
+               "reported as skipped. Exit status: 0 when at least one file was read and the "
+               "report written; 1 when the report could not be written (OUT.html is a "
+               "directory, not writable, under a regular file, the disk is full: one line "
+               "says why, and nothing is left behind); 2 when no file could be read (no "
+               "report written); 3 on an unexpected error (a bug: one line, or the "
+               "traceback with --traceback).")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_ in (("build", "build a report from one or more results files"),
                         ("merge", "same as build; merges two or more runs, one column "
@@ -849,21 +1066,51 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m lossconform.r
         p = sub.add_parser(name, help=help_, description=help_, epilog=parser.epilog)
         p.add_argument("results", nargs="+", metavar="RESULTS.json")
         p.add_argument("-o", "--output", default="reports/out/report.html", metavar="OUT.html",
-                       help="where to write the page (default: reports/out/report.html)")
+                       help="where to write the page (default: reports/out/report.html); a "
+                            "symlink is followed, a character device or FIFO written "
+                            "through")
         p.add_argument("--label", action="append", default=[], metavar="LABEL",
                        help="label of the next run, in file order (repeatable); default: "
                             "framework versions + device + host from the file")
         p.add_argument("--title", default=None, help="page title")
+        p.add_argument("--traceback", action="store_true",
+                       help="on an unexpected error (a bug), show the traceback instead of "
+                            "one line")
     args = parser.parse_args(argv)
     if args.command == "merge" and len(args.results) < 2:
         parser.error("merge needs two or more results files (use build for one)")
-    result = build(args.results, args.output, args.label, args.title)
+    try:
+        result = build(args.results, args.output, args.label, args.title)
+    except OutputError as exc:
+        done = getattr(exc, "result", None)
+        for err in (done.errors if done else ()):
+            _say(f"error: {err}")
+        for skip in (done.skipped if done else ()):
+            _say(str(skip))
+        _say(f"error: {exc}; no report written")
+        return EXIT_NOT_WRITTEN
+    except KeyboardInterrupt:
+        _say("interrupted: no report written")
+        return 130
+    except Exception as exc:  # not bad input (that is reported above): a bug, said in one line
+        if args.traceback:
+            raise
+        _say(f"error: the report could not be built: {type(exc).__name__}: {exc} (a bug in "
+             "lossconform.reports; --traceback shows where)")
+        return EXIT_BUG
     for err in result.errors:
-        print(f"error: {err}", file=sys.stderr)
+        _say(f"error: {err}")
+    for skip in result.skipped:
+        _say(str(skip))
     if not result.runs:
-        print("error: no results file could be read; no report written", file=sys.stderr)
-        return 2
-    n = sum(len(r.records) for r in result.runs)
-    print(f"wrote {args.output}: {len(result.runs)} run(s), {n} records"
-          + (f"; {len(result.errors)} file(s) skipped" if result.errors else ""))
-    return 0
+        _say("error: no results file could be read; no report written")
+        return EXIT_NOTHING_READ
+    line, _ = verdict_line(result.runs)
+    unsupported = sum(run.state.unsupported for run in result.runs if run.state)
+    if unsupported:
+        line += f" (+ {unsupported:,} unsupported combination{'s' if unsupported != 1 else ''})"
+    left = [f"{len(result.errors)} file(s) left out" if result.errors else "",
+            f"{len(result.skipped)} skipped" if result.skipped else ""]
+    _say(f"wrote {args.output}: {len(result.runs)} run(s): {line}"
+         + "".join(f"; {x}" for x in left if x), sys.stdout)
+    return EXIT_WRITTEN

@@ -6,24 +6,36 @@ report needs (name, version, records a list of objects, required fields, known v
 fast enough for 100,000 records; ``lossconform.record.json_schema()`` describes the whole
 format (field types included) and every document this reader accepts as written by the
 results plugin validates against it.
+
+Each record's fields have the types ``lossconform.record.CheckRecord`` declares (read from
+its annotations: strings, numbers or "inf"/"-inf"/"nan", objects with their typed members,
+lists); free-form values (``case``, keys no field declares, the document's ``environment``,
+``frameworks`` and ``divergences``) nest at most ``MAX_DEPTH`` levels. A record that does
+not makes the whole file invalid: ``ResultsError`` names the record's index and the field.
 """
 from __future__ import annotations
 
 import gc
 import json
 import re
+import types
+import typing
+from itertools import chain, compress
+from operator import itemgetter
 
 import orjson
 import math
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from lossconform.record import (DEFAULTS, REQUIRED_FIELDS, RUN_STATUSES, SCHEMA,
-                                SCHEMA_VERSION, VERDICTS)
+from lossconform.record import (DEFAULTS, FIELDS, NONFINITE, REQUIRED_FIELDS, RUN_STATUSES,
+                                SCHEMA, SCHEMA_VERSION, VERDICTS, CheckRecord, Float)
 
 __all__ = ["SCHEMA", "SUPPORTED_VERSIONS", "VERDICTS", "REQUIRED_RECORD_FIELDS",
-           "RECORD_DEFAULTS", "ResultsError", "load_results", "validate", "gc_paused", "number"]
+           "RECORD_DEFAULTS", "MAX_DEPTH", "Columns", "ResultsError", "load_results",
+           "load_results_and_columns", "check_record_types", "PLAIN_FIELDS", "DEEP_FIELDS",
+           "validate", "gc_paused", "number"]
 
 SUPPORTED_VERSIONS = (SCHEMA_VERSION,)
 REQUIRED_RECORD_FIELDS = REQUIRED_FIELDS
@@ -46,6 +58,16 @@ def load_results(path: str | Path) -> dict[str, Any]:
     Records come back with the optional fields filled with defaults; unknown keys pass
     through untouched.
     """
+    return load_results_and_columns(path)[0]
+
+
+def load_results_and_columns(path: str | Path, *, check_types: bool = True
+                              ) -> tuple[dict[str, Any], Columns]:
+    """``load_results``, and the records' fields as columns (taken in one pass: a reader
+    that needs whole columns needs no pass of its own). ``check_types=False`` checks only
+    the ``PLAIN_FIELDS`` (and the keys no field declares): the caller must check the
+    ``DEEP_FIELDS`` (``check_record_types``) before it trusts them; the report builder does
+    so while another process works."""
     try:
         with open(path, "rb") as fh, gc_paused():
             raw = fh.read()
@@ -61,9 +83,13 @@ def load_results(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ResultsError(path, f"malformed JSON: {exc.msg} at line {exc.lineno} "
                                  f"column {exc.colno}") from None
+    except RecursionError:
+        raise ResultsError(path, "malformed JSON: nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ResultsError(path, f"malformed JSON: {_one_line(str(exc))}") from None
     except OSError as exc:
         raise ResultsError(path, f"cannot read: {exc.strerror or exc}") from None
-    return validate(data, path)
+    return _validate(data, path, check_types)
 
 
 @contextmanager
@@ -85,6 +111,13 @@ _VERDICTS = frozenset(VERDICTS)
 
 
 def validate(data: Any, path: str | Path = "<results>") -> dict[str, Any]:
+    """Check a decoded results document (see the module docstring); fill the records'
+    optional fields with their defaults; raise ResultsError naming the first problem."""
+    return _validate(data, path)[0]
+
+
+def _validate(data: Any, path: str | Path, check_types: bool = True
+              ) -> tuple[dict[str, Any], Columns]:
     if not isinstance(data, dict):
         raise ResultsError(path, f"not a lossconform results file (top level is a "
                                  f"{type(data).__name__}, expected an object)")
@@ -109,18 +142,24 @@ def validate(data: Any, path: str | Path = "<results>") -> dict[str, Any]:
                                      + (f" (and {len(missing) - 1} more)" if len(missing) > 1
                                         else ""))
         if record["verdict"].__class__ is not str or record["verdict"] not in _VERDICTS:
-            raise ResultsError(path, f"record #{k} has unknown verdict {record['verdict']!r} "
+            raise ResultsError(path, f"record #{k} has unknown verdict "
+                                     f"{_short_repr(record['verdict'])} "
                                      f"(expected one of {', '.join(VERDICTS)})")
         if not _OPTIONAL <= keys:
             for name in _OPTIONAL - keys:
                 record[name] = RECORD_DEFAULTS[name]
+    columns = _record_columns(records)
+    check_record_types(records, path, columns, None if check_types else PLAIN_FIELDS,
+                       extra=True)
     for name, default in (("environment", {}), ("frameworks", {}), ("divergences", [])):
         value = data.get(name)
         data[name] = value if isinstance(value, type(default)) else default
+        if _deeper_than([data[name]], MAX_DEPTH):
+            raise ResultsError(path, f"{name!r} is nested deeper than {MAX_DEPTH} levels")
     data.setdefault("status", "complete")
     data.setdefault("created", "")
     _check_run_fields(data, path)
-    return data
+    return data, columns
 
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
@@ -156,6 +195,314 @@ def _check_run_fields(data: dict[str, Any], path: str | Path) -> None:
             if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
                 raise ResultsError(path, f"'{name}.{key}' is missing or not a list of "
                                          f"node ids")
+
+
+# -- record types, from lossconform.record.CheckRecord's annotations -------------------------
+#: How deep a free-form value may nest (``case``, a key no field declares, the document's
+#: environment, frameworks, divergences): an object holding only scalars is 1 level.
+MAX_DEPTH = 32
+_CONTAINERS = (dict, list)
+_JSON_CLASSES = frozenset((str, int, float, bool, type(None), dict, list))
+
+
+class _Type:
+    """What a JSON value of one annotation may be: its Python classes (as ``json``/``orjson``
+    decode it), the strings allowed (None: any), an object's typed members, a list's item
+    type, and whether it is free-form (any JSON, depth bounded)."""
+
+    __slots__ = ("classes", "strings", "members", "items", "free", "text")
+
+    def __init__(self, classes: set[type], text: str, strings: frozenset[str] | None = None,
+                 members: dict[str, _Type] | None = None, items: _Type | None = None,
+                 free: bool = False) -> None:
+        self.classes = frozenset(classes)
+        self.strings = strings
+        self.members = members
+        self.items = items
+        self.free = free
+        self.text = text
+
+
+_FREE = _Type(set(_JSON_CLASSES), "any JSON value", free=True)
+
+
+def _compile(tp: Any) -> _Type:
+    """The _Type of a record annotation; one this reader does not know is free-form."""
+    if tp == Float:
+        return _Type({int, float, str}, 'a number or one of "inf", "-inf", "nan"',
+                     strings=frozenset(NONFINITE))
+    if tp is str:
+        return _Type({str}, "a string")
+    if tp is bool:
+        return _Type({bool}, "true or false")
+    if tp is int:
+        return _Type({int}, "an integer")
+    if tp is float:
+        return _Type({int, float}, "a number")
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Literal and all(isinstance(a, str) for a in args):
+        return _Type({str}, "one of " + ", ".join(args), strings=frozenset(args))
+    if origin is typing.Union or origin is types.UnionType:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and len(args) == 2:
+            t = _compile(rest[0])
+            text = t.text.replace(" or ", ", ") + " or null"
+            return _Type(set(t.classes) | {type(None)}, text, t.strings,
+                         t.members, t.items, t.free)
+        return _FREE
+    if origin is list or tp is list:
+        item = _compile(args[0]) if args else _FREE
+        return _Type({list}, f"a list (each {item.text})" if args else "a list", items=item)
+    if typing.is_typeddict(tp):
+        hints = typing.get_type_hints(tp, include_extras=True)
+        return _Type({dict}, "an object", members={k: _compile(v) for k, v in hints.items()})
+    if origin is dict or tp is dict:
+        return _Type({dict}, "an object", free=True)
+    return _FREE
+
+
+#: Every record field's _Type, from CheckRecord's annotations (the one field table).
+_HINTS = typing.get_type_hints(CheckRecord, include_extras=True)
+RECORD_TYPES: dict[str, _Type] = {name: _compile(_HINTS[name]) for name in FIELDS}
+_N_FIELDS = len(FIELDS)
+_PLAIN = frozenset(name for name, t in RECORD_TYPES.items()
+                   if t.strings is None and t.members is None and t.items is None and not t.free)
+#: The fields whose type is a matter of their values' classes (strings, optional strings):
+#: cheap to check; the others (numbers that may be "inf", objects, lists) look inside.
+PLAIN_FIELDS: tuple[str, ...] = tuple(n for n in FIELDS if n in _PLAIN)
+DEEP_FIELDS: tuple[str, ...] = tuple(n for n in FIELDS if n not in _PLAIN)
+
+
+class _Missing:
+    """A member an object lacks (its column holds this instead)."""
+
+
+_MISSING = _Missing()
+_IS_CONTAINER = frozenset(_CONTAINERS).__contains__
+_IS_DICT = frozenset((dict,)).__contains__
+_IS_LIST = frozenset((list,)).__contains__
+_IS_STR = frozenset((str,)).__contains__
+
+
+def _only(values: list[Any], is_class: Any) -> list[Any]:
+    """The values whose class ``is_class`` accepts (C speed: no Python-level loop)."""
+    return list(compress(values, map(is_class, map(type, values))))
+
+
+def _orjson_depth_limit() -> int:
+    """How many levels of lists ``orjson.dumps`` writes before it refuses (its recursion
+    limit, 254 in orjson 3.x), measured once."""
+    x: list[Any] = []
+    for depth in range(1, 4096):
+        try:
+            orjson.dumps(x)
+        except orjson.JSONEncodeError:
+            return depth - 1
+        x = [x]
+    return 4095
+
+
+_ORJSON_LIMIT = _orjson_depth_limit()
+
+
+def _deeper_than(values: list[Any], limit: int) -> bool:
+    """Whether any of ``values`` nests more than ``limit`` levels of objects and lists (a
+    scalar is 0 levels; an object of scalars, 1).
+
+    At C speed: ``orjson.dumps`` walks every value and refuses past its own limit, so the
+    values, wrapped in as many lists as that limit leaves above ``limit``, are written once;
+    only when that fails (too deep, or an integer orjson cannot write) are the containers
+    walked breadth first, in Python, for the exact answer."""
+    level = _only(values, _IS_CONTAINER)
+    if not level:
+        return False
+    wrap = _ORJSON_LIMIT - 1 - limit
+    if wrap >= 0:
+        x: Any = level
+        for _ in range(wrap):
+            x = [x]
+        try:
+            orjson.dumps(x)
+            return False
+        except orjson.JSONEncodeError:
+            pass
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        children = list(chain(chain.from_iterable(map(dict.values, _only(level, _IS_DICT))),
+                              chain.from_iterable(_only(level, _IS_LIST))))
+        level = _only(children, _IS_CONTAINER)
+    return False
+
+
+def _column_ok(col: Sequence[Any], t: _Type, depth: int,
+               types: Sequence[type] | None = None) -> bool:
+    """Whether every value of ``col`` (``types``: their classes) has type ``t``
+    (``_MISSING`` allowed), at C speed: the set of classes, then each typed member and the
+    list items as one column each."""
+    if types is None:
+        types = list(map(type, col))
+    classes = set(types)
+    classes.discard(_Missing)
+    if not classes <= t.classes:
+        return False
+    if t.strings is not None and str in classes and \
+            not t.strings.issuperset(compress(col, map(_IS_STR, types))):
+        return False
+    if t.free:
+        return not _deeper_than(list(compress(col, map(_IS_CONTAINER, types))), depth)
+    if t.members is not None and dict in classes:
+        dicts = list(compress(col, map(_IS_DICT, types)))
+        orders = set(map(tuple, dicts))  # the key orders: nearly always one
+        vals = list(chain.from_iterable(map(dict.values, dicts)))
+        if len(orders) == 1:  # member k's column: every m-th value
+            order = next(iter(orders))
+            subs = {key: vals[k::len(order)] for k, key in enumerate(order)}
+        else:
+            keys = list(chain.from_iterable(map(dict.keys, dicts)))
+            subs = {key: list(compress(vals, map(key.__eq__, keys)))
+                    for key in set().union(*orders)}
+        extra = []
+        for key, sub in subs.items():
+            mt = t.members.get(key)
+            if mt is None:
+                extra += sub
+            elif not _column_ok(sub, mt, depth - 1):
+                return False
+        if extra and _deeper_than(extra, depth - 1):
+            return False
+    if t.items is not None and list in classes:
+        flat = list(chain.from_iterable(compress(col, map(_IS_LIST, types))))
+        if flat and not _column_ok(flat, t.items, depth - 1):
+            return False
+    return True
+
+
+def _problem(value: Any, t: _Type, depth: int, where: str) -> str | None:
+    """Why ``value`` is not of type ``t`` (``where`` names it), or None."""
+    c = value.__class__
+    if c not in t.classes or (c is str and t.strings is not None and value not in t.strings):
+        return f"field {where!r} is {_shown(value)}, expected {t.text}"
+    if t.free or (c is dict and t.members is not None):
+        if c is dict and t.members is not None:
+            for k, x in value.items():
+                mt = t.members.get(k)
+                p = (_problem(x, mt, depth - 1, f"{where}.{k}") if mt is not None else
+                     _problem(x, _FREE, depth - 1, f"{where}.{k}"))
+                if p:
+                    return p
+        elif _deeper_than([value], depth):
+            return f"field {where!r} is nested deeper than {MAX_DEPTH} levels"
+    if c is list and t.items is not None:
+        for i, x in enumerate(value):
+            p = _problem(x, t.items, depth - 1, f"{where}[{i}]")
+            if p:
+                return p
+    return None
+
+
+class Columns:
+    """The records' fields as columns: ``columns[name]`` lists every record's value of field
+    ``name`` (a ``lossconform.record`` field), in record order."""
+
+    __slots__ = ("_flat", "_where", "_cache")
+
+    def __init__(self, flat: list[Any], names: Sequence[str]) -> None:
+        self._flat = flat
+        self._where = {name: (j, len(names)) for j, name in enumerate(names)}
+        self._cache: dict[str, list[Any]] = {}
+
+    def __getitem__(self, name: str) -> list[Any]:
+        col = self._cache.get(name)
+        if col is None:
+            j, n = self._where[name]
+            col = self._cache[name] = self._flat[j::n]
+        return col
+
+
+def _record_columns(records: list[dict[str, Any]]) -> Columns:
+    """One pass over the records, each visited once while it is in the cache: every field's
+    value in record order (a field's column is a slice of it)."""
+    names = list(RECORD_TYPES)
+    return Columns(list(chain.from_iterable(map(itemgetter(*names), records))), names)
+
+
+def check_record_types(records: list[dict[str, Any]], path: str | Path,
+                       columns: Columns | None = None, fields: Sequence[str] | None = None,
+                       *, extra: bool | None = None) -> None:
+    """Every record field of the type CheckRecord declares; keys no field declares free-form
+    (depth bounded). Raises ResultsError naming the record's index and the field (the lowest
+    index over the fields checked). ``columns``: the records' (``load_results_and_columns``);
+    ``fields``: check only these; ``extra``: check the keys no field declares (default: when
+    every field is checked).
+
+    A column that passes the fast check costs a few C-speed passes; one that does not is
+    scanned record by record for the first bad one."""
+    if not records:
+        return
+    if columns is None:
+        columns = _record_columns(records)
+    bad: list[tuple[int, str]] = []
+    for name in (RECORD_TYPES if fields is None else fields):
+        if name == "verdict":  # checked record by record in validate()
+            continue
+        t = RECORD_TYPES[name]
+        col = columns[name]
+        ty = list(map(type, col))
+        if name in _PLAIN:
+            if set(ty) <= t.classes:  # a plain type: the classes say it all
+                continue
+        elif _column_ok(col, t, MAX_DEPTH, ty):
+            continue
+        for k, value in enumerate(col):
+            p = _problem(value, t, MAX_DEPTH, name)
+            if p:
+                bad.append((k, p))
+                break
+    if extra if extra is not None else fields is None:
+        # keys no field declares (a plug-in's, a newer writer's): free-form, depth bounded
+        wide = compress(range(len(records)), map(_N_FIELDS.__lt__, map(len, records)))
+        others = [(k, name, value) for k in wide for name, value in records[k].items()
+                  if name not in RECORD_TYPES]
+        if others and _deeper_than([v for _, _, v in others], MAX_DEPTH):
+            for k, name, value in others:
+                p = _problem(value, _FREE, MAX_DEPTH, name)
+                if p:
+                    bad.append((k, p))
+                    break
+    if bad:
+        k, p = min(bad)
+        raise ResultsError(path, f"record #{k}: {p}")
+
+
+def _shown(value: Any) -> str:
+    """A value as a reader should see it in a one-line reason."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if value.__class__ in (int, float):
+        return f"the number {value!r}"[:60]
+    if value.__class__ is str:
+        text = repr(value)
+        return f"the string {text if len(text) <= 40 else text[:37] + '...'}"
+    if value.__class__ is list:
+        return "a list"
+    if value.__class__ is dict:
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value) if value.__class__ in (str, int, float, bool, type(None)) else \
+        _shown(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
 
 
 def _constant(name: str) -> str:

@@ -137,6 +137,11 @@
   function lowNode(k) { if (k < 0) return ''; var s = nodeLower[k]; if (s === undefined) s = nodeLower[k] = nodeText(k).toLowerCase(); return s; }
   var query = '';
   var mask = new Uint8Array(N);
+  // Unsupported records are combinations an entry point cannot express: not checks, so the
+  // counts keep them apart.
+  var UNSUP = V.indexOf('unsupported'), nUnsup = 0;
+  for (var u = 0; u < N; u++) if (C.v[u] === UNSUP) nUnsup++;
+  var matchingUnsup = 0;
   var filterBox = document.getElementById('filters');
   facets.forEach(function (f) {
     var values = Array.from(new Set(f.col));
@@ -159,6 +164,7 @@
       });
       lab.appendChild(box);
       lab.appendChild(document.createTextNode(' ' + f.name(v)));
+      if (f.key === 'v' && v === UNSUP) lab.title = 'not a check: a combination the entry point cannot express';
       fs.appendChild(lab);
     });
     filterBox.appendChild(fs);
@@ -179,6 +185,7 @@
     var sets = active.map(function (f) { return f.allowed; });
     var colsOf = active.map(function (f) { return f.col; });
     var total = 0;
+    matchingUnsup = 0;
     for (var i = 0; i < N; i++) {
       var ok = 1;
       for (var k = 0; k < sets.length; k++) if (!sets[k].has(colsOf[k][i])) { ok = 0; break; }
@@ -189,6 +196,7 @@
       }
       mask[i] = ok;
       total += ok;
+      if (ok && C.v[i] === UNSUP) matchingUnsup++;
     }
     return total;
   }
@@ -354,7 +362,10 @@
       }
       totalRows += n; if (n) shownOps++;
     });
-    status.textContent = matching + ' of ' + N + ' checks match; ' + totalRows + ' of ' + rows.length +
+    status.textContent = (matching - matchingUnsup).toLocaleString('en-US') + ' of ' +
+      (N - nUnsup).toLocaleString('en-US') + ' checks match' +
+      (nUnsup ? ' (+ ' + matchingUnsup.toLocaleString('en-US') + ' of ' + nUnsup.toLocaleString('en-US') +
+       ' unsupported combinations, not checks)' : '') + '; ' + totalRows + ' of ' + rows.length +
       ' case rows in ' + shownOps + ' op(s); the first ' + FIRST_ROWS + ' rows per op are drawn, more on demand.';
     document.body.setAttribute('data-matching', String(matching));
   }

@@ -355,6 +355,12 @@ def test_injected_script_does_not_run(browser: Chromium, fixture_page: Path) -> 
 
 def test_filter_changes_what_is_shown(browser: Chromium, fixture_page: Path) -> None:
     _load(browser, fixture_page)
+    # the counts keep unsupported combinations apart from the checks
+    status = "document.getElementById('matrix-status').textContent"
+    assert browser.evaluate(status).startswith(
+        "42 of 42 checks match (+ 1 of 1 unsupported combinations, not checks); ")
+    assert browser.evaluate("document.getElementById('verdict-line').className") == \
+        "verdict-line bad"
     before = _count(browser, "td.cell[data-row]")
     rows_before = _count(browser, "table.matrix tbody tr")
     # Untick "agree" in the verdict facet: only the non-agreeing cells stay.
@@ -366,6 +372,8 @@ def test_filter_changes_what_is_shown(browser: Chromium, fixture_page: Path) -> 
     })()""")
     after = _count(browser, "td.cell[data-row]")
     assert 0 < after < before
+    assert browser.evaluate(status).startswith(
+        "4 of 42 checks match (+ 1 of 1 unsupported combinations, not checks); ")
     classes = browser.evaluate("Array.from(document.querySelectorAll('td.cell[data-row]'))"
                                ".map(function (t) { return t.className; })")
     assert not any("c-agree" in c for c in classes)

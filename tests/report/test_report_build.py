@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -73,7 +75,14 @@ def test_page_is_self_contained(page: str) -> None:
 
 
 def test_header_totals_and_verdict_line(page: str) -> None:
-    assert "1 failure among 43 checks" in page
+    # 43 records, one of them unsupported: 42 checks, the unsupported one counted apart
+    assert "1 failure among 42 checks" in page
+    assert re.search(r'class="verdict-line bad" id="verdict-line">1 failure among 42 checks '
+                     r'— run failed \(exit status 1\)<', page)
+    assert "+ 1 combination the entry points cannot express" in page
+    assert '<li class="checks">checks: <b>42</b></li>' in page
+    # an older file (no test counts): its status is read from its exit status, and said
+    assert "test counts not recorded" in page and "the file says &#39;complete&#39;" in page
     assert "fixture-host" in page and "1234" in page
     assert "beta-clip-eps" in page and "Beta renormalises" in page
     # the accuracy plots are inline SVG, one per dtype present
@@ -83,9 +92,23 @@ def test_header_totals_and_verdict_line(page: str) -> None:
 def test_all_agree_verdict_line(tmp_path: Path) -> None:
     doc = _fixture()
     doc["records"] = [r for r in doc["records"] if r["verdict"] != "fail"]
+    doc["exitstatus"] = 0
     out = tmp_path / "ok.html"
     build([_write(tmp_path / "ok.json", doc)], out)
-    assert "42 checks: all agree or explained" in out.read_text()
+    assert 'class="verdict-line good" id="verdict-line">41 checks: all agree or explained<' \
+        in out.read_text()
+
+
+def test_no_failure_but_a_failed_exit_status_is_not_green(tmp_path: Path) -> None:
+    """No fail verdict, yet pytest exited 1 (a test failed outside the checks): not green."""
+    doc = _fixture()
+    doc["records"] = [r for r in doc["records"] if r["verdict"] != "fail"]
+    out = tmp_path / "ok.html"
+    build([_write(tmp_path / "ok.json", doc)], out)
+    html = out.read_text()
+    assert "all agree or explained" not in html
+    assert 'class="verdict-line bad" id="verdict-line">41 checks, none failed — run failed ' \
+           '(exit status 1)<' in html
 
 
 def test_merge_two_runs_with_changes_view(tmp_path: Path) -> None:
@@ -144,7 +167,7 @@ def test_bad_file_is_named_and_the_good_one_still_builds(tmp_path: Path, content
     assert proc.returncode == 0, proc.stderr
     assert str(bad) in proc.stderr and problem in proc.stderr
     html = out.read_text()
-    assert "43 checks" in html and "Files left out" in html and str(escape(problem)) in html
+    assert "42 checks" in html and "Files left out" in html and str(escape(problem)) in html
 
 
 def test_builds_outside_the_repository(tmp_path: Path) -> None:
@@ -155,7 +178,7 @@ def test_builds_outside_the_repository(tmp_path: Path) -> None:
         [sys.executable, "-m", "lossconform.reports", "build", str(FIXTURE), "-o", str(out)],
         cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "43 checks" in out.read_text()
+    assert "42 checks" in out.read_text()
 
 
 def test_no_readable_file_exits_non_zero(tmp_path: Path) -> None:
@@ -196,8 +219,11 @@ def test_record_less_results_build(tmp_path: Path) -> None:
     doc = _fixture()
     doc["records"] = []
     out = tmp_path / "empty.html"
+    doc["exitstatus"] = 0
     assert not build([_write(tmp_path / "empty.json", doc)], out).errors
-    assert "0 checks: all agree or explained" in out.read_text()
+    html = out.read_text()
+    assert 'class="verdict-line warn" id="verdict-line">No checks recorded<' in html
+    assert "all agree or explained" not in html
 
 
 def test_templates_are_package_data() -> None:
@@ -298,3 +324,248 @@ def test_forked_summaries_build_the_same_page(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(B, "PARALLEL_MIN_RECORDS", 0)
     B.build([FIXTURE], forked)
     assert serial.read_bytes() == forked.read_bytes()
+
+
+# -- what the page claims: checks, statuses ------------------------------------------------
+def _run_fields(doc: dict, status: str, exitstatus: int, collected: int, reported: int,
+                lost: list[str] = (), crashed: list[str] = ()) -> dict:
+    doc.update(status=status, exitstatus=exitstatus, run_id="0" * 31 + "1",
+               tests={"collected": collected, "reported": reported, "lost": list(lost),
+                      "crashed": list(crashed)},
+               checks={"recorded": len(doc["records"])})
+    return doc
+
+
+def _headline(html: str) -> tuple[str, str]:
+    m = re.search(r'<p class="verdict-line (\w+)" id="verdict-line">([^<]*)</p>', html)
+    assert m, "no verdict line"
+    return m.group(1), m.group(2)
+
+
+@pytest.mark.parametrize("status, exitstatus, fails, tests, expected", [
+    ("complete", 0, False, (40, 40), ("good", "41 checks: all agree or explained")),
+    ("failed", 1, True, (40, 40), ("bad", "1 failure among 42 checks — run failed (exit status 1)")),
+    ("failed", 1, False, (40, 40), ("bad", "41 checks, none failed — run failed (exit status 1)")),
+    ("interrupted", 2, True, (40, 12, ["t.py::a"]),
+     ("bad", "Interrupted (exit status 2): 12 of 40 tests ran, 1 test lost (t.py::a); "
+             "1 failure among 42 checks recorded — results are partial")),
+    ("terminated", 129, False, (40, 12, ["t.py::a", "t.py::b"]),
+     ("warn", "Terminated by SIGHUP (exit status 129): 12 of 40 tests ran, 2 tests lost "
+              "(t.py::a, t.py::b); 41 checks recorded, none failed — results are partial")),
+    ("error", 3, False, (0, 0),
+     ("bad", "Pytest error (exit status 3: internal error): no tests collected; 41 checks "
+             "recorded, none failed — results are partial")),
+    # before the run fields: "complete" with exit status 1 had failed tests
+    ("complete", 1, False, None, ("bad", "41 checks, none failed — run failed (exit status 1)")),
+    ("failed", 4, False, None, ("bad", "Pytest error (exit status 4: usage error); 41 checks "
+                                       "recorded, none failed — results are partial")),
+    ("complete", None, False, None,
+     ("warn", "41 checks, none failed — run complete (exit status not recorded)")),
+])
+def test_the_headline_says_how_the_run_ended(tmp_path: Path, status: str, exitstatus: int | None,
+                                             fails: bool, tests: tuple | None,
+                                             expected: tuple[str, str]) -> None:
+    doc = _fixture()
+    if not fails:
+        doc["records"] = [r for r in doc["records"] if r["verdict"] != "fail"]
+    doc["status"] = status
+    if exitstatus is None:
+        del doc["exitstatus"]
+    else:
+        doc["exitstatus"] = exitstatus
+    if tests is not None:
+        _run_fields(doc, status, exitstatus, *tests)
+    out = tmp_path / "r.html"
+    assert not build([_write(tmp_path / "r.json", doc)], out).errors
+    assert _headline(out.read_text()) == expected
+
+
+def test_a_document_that_contradicts_itself_is_not_green(tmp_path: Path) -> None:
+    doc = _fixture()
+    doc["records"] = [r for r in doc["records"] if r["verdict"] != "fail"]
+    _run_fields(doc, "complete", 0, 40, 40)
+    doc["checks"]["recorded"] = 100  # the writer says 100 records; the file holds 42
+    out = tmp_path / "r.html"
+    build([_write(tmp_path / "r.json", doc)], out)
+    assert _headline(out.read_text()) == (
+        "bad", "41 checks, none failed — the document says 100 records were written and "
+               "holds 42")
+
+
+def test_unsupported_records_are_counted_apart_everywhere(page: str) -> None:
+    assert "+ 1 combination the entry points cannot express" in page
+    runs_row = re.search(r'<section id="runs">.*?</section>', page, re.S).group(0)
+    assert "unsupported (not checks)" in runs_row and "<td>42</td>" in runs_row
+    # pairwise: the entry point whose only record is unsupported has 0 checks, 1 n/a
+    assert re.search(r"<td>alpha\.nn\.functional\.cross_entropy</td><td>0 "
+                     r'<span class="muted">\+1 n/a</span></td>', page)
+    assert "it is no check and is counted apart from the checks" in page  # the legend
+
+
+# -- record types ---------------------------------------------------------------------------
+def _deep(levels: int) -> object:
+    value: object = 1
+    for _ in range(levels):
+        value = {"x": value}
+    return value
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("op", 3, "field 'op' is the number 3, expected a string"),
+    ("framework", True, "field 'framework' is true, expected a string"),
+    ("dtype", {"name": "float32"}, "field 'dtype' is an object, expected a string"),
+    ("kind", None, "field 'kind' is null, expected a string"),
+    ("divergence", 1, "field 'divergence' is the number 1, expected a string or null"),
+    ("max_abs_err", "big", "field 'max_abs_err' is the string 'big', expected a number, one "
+                           'of "inf", "-inf", "nan" or null'),
+    ("tolerance_used", False, "field 'tolerance_used' is false"),
+    ("case", "softmax", "field 'case' is the string 'softmax', expected an object or null"),
+    ("case", _deep(33), "field 'case' is nested deeper than 32 levels"),
+    ("tolerance", [1e-5], "field 'tolerance' is a list, expected an object or null"),
+    ("tolerance", {"rtol": "tight"}, "field 'tolerance.rtol' is the string 'tight'"),
+    ("tolerance", {"rtol": 1e-5, "overrides": ["a", 2]},
+     "field 'tolerance.overrides[1]' is the number 2, expected a string"),
+    ("worst", {"index": [1, 2.5]}, "field 'worst.index[1]' is the number 2.5, expected an integer"),
+    ("worst", {"expected": None}, "field 'worst.expected' is null"),
+    ("sample", {"values": [0.5, "x"]}, "field 'sample.values[1]' is the string 'x'"),
+    ("repro", ["import x"], "field 'repro' is a list, expected a string"),
+    ("plugin_extra", _deep(40), "field 'plugin_extra' is nested deeper than 32 levels"),
+])
+def test_a_record_field_of_the_wrong_type_makes_the_file_invalid(field: str, value: object,
+                                                                 problem: str) -> None:
+    from lossconform.reports.results import ResultsError, validate
+
+    doc = _fixture()
+    doc["records"][7][field] = value
+    with pytest.raises(ResultsError) as info:
+        validate(doc, "x.json")
+    assert str(info.value).startswith(f"x.json: record #7: {problem}"), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_the_first_bad_record_is_named_whatever_its_field() -> None:
+    from lossconform.reports.results import ResultsError, validate
+
+    doc = _fixture()
+    doc["records"][9]["op"] = None
+    doc["records"][4]["sample"] = {"values": 1}
+    with pytest.raises(ResultsError, match=r"record #4: field 'sample.values'"):
+        validate(doc, "x.json")
+
+
+def test_records_of_the_right_types_pass() -> None:
+    from lossconform.reports.results import MAX_DEPTH, validate
+
+    doc = _fixture()
+    rec = doc["records"][0]
+    rec.update(max_ulp=3, max_abs_err="inf", max_rel_err="-inf", tolerance_used="nan",
+               eval_seconds=None, case=_deep(MAX_DEPTH), worst={"index": [], "note": {"a": [1]}},
+               sample={"shape": [2], "values": ["nan", 1, 2.5]}, plugin_extra={"deep": _deep(5)})
+    assert validate(doc, "x.json")["records"][0]["plugin_extra"] == {"deep": _deep(5)}
+
+
+def test_a_bad_file_in_a_large_merge_is_left_out(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large builds check the records' types while a forked child computes the summaries:
+    a file that fails is still named and left out, and the page made from the others."""
+    import reports.build as B
+
+    monkeypatch.setattr(B, "PARALLEL_MIN_RECORDS", 0)
+    raised = []
+    check = B._check_runs
+
+    def spy(runs: list) -> None:
+        try:
+            check(runs)
+        except B.InvalidRuns as exc:
+            raised.append(exc)
+            raise
+
+    monkeypatch.setattr(B, "_check_runs", spy)
+    bad_doc = _fixture()
+    bad_doc["records"][3]["sample"] = {"shape": [2], "values": 3}  # the child trips on it
+    bad_doc["environment"]["hostname"] = "bad-host"
+    good_doc = _fixture()
+    good_doc["environment"]["hostname"] = "second-host"
+    paths = [FIXTURE, _write(tmp_path / "bad.json", bad_doc), _write(tmp_path / "b.json", good_doc)]
+    out = tmp_path / "r.html"
+    result = B.build(paths, out, labels=["first", "the bad one", "third"])
+    assert [str(e) for e in result.errors] == [
+        f"{paths[1]}: record #3: field 'sample.values' is the number 3, expected a list "
+        '(each a number or one of "inf", "-inf", "nan")']
+    assert [(r.short, r.label) for r in result.runs] == [("R1", "first"), ("R2", "third")]
+    html = out.read_text()
+    assert "Files left out" in html and "bad-host" not in html
+    assert _data_block(html)["n"] == 2 * len(good_doc["records"])
+    assert len(raised) == 1  # found while the child worked, not when the file was read
+    # and the only file bad: nothing written
+    lone = tmp_path / "lone.html"
+    result = B.build([paths[1]], lone)
+    assert not result.runs and len(result.errors) == 1 and not lone.exists()
+
+
+def test_labels_stay_with_their_files_when_one_is_left_out(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{broken")
+    second = _fixture()
+    second["environment"]["hostname"] = "other-host"
+    result = build([bad, FIXTURE, _write(tmp_path / "b.json", second)], tmp_path / "r.html",
+                   labels=["for the bad file", "A", "B"])
+    assert [r.label for r in result.runs] == ["A", "B"]
+
+
+def test_the_same_run_given_twice_is_skipped(tmp_path: Path) -> None:
+    result = build([FIXTURE, FIXTURE], tmp_path / "r.html")
+    assert not result.errors and len(result.runs) == 1
+    assert [str(s) for s in result.skipped] == [f"{FIXTURE}: skipped: same run as {FIXTURE} "
+                                                "(the same file)"]
+    html = (tmp_path / "r.html").read_text()
+    assert "1 failure among 42 checks" in html and "skipped: same run as" in html
+
+
+# -- where the page goes --------------------------------------------------------------------
+def test_output_errors_are_one_line_and_leave_nothing(tmp_path: Path) -> None:
+    from lossconform.reports.output import OutputError
+
+    (tmp_path / "file").write_text("x")
+    for out, problem in [(tmp_path, "is a directory"),
+                         (tmp_path / "file" / "r.html", f"{tmp_path / 'file'} is not a directory"),
+                         (f"{tmp_path}/new/", "the path names a directory")]:
+        with pytest.raises(OutputError) as info:
+            build([FIXTURE], out)
+        assert str(info.value) == f"cannot write {out}: {problem}" or \
+            str(info.value).startswith(f"cannot write {out}: {problem}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_output_fifo_without_a_reader_fails_instead_of_hanging(tmp_path: Path) -> None:
+    from lossconform.reports.output import OutputError
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputError, match="no such device or address"):
+        build([FIXTURE], fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_main_says_one_line_for_an_output_problem(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", str(FIXTURE), "-o", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: cannot write {tmp_path}: is a directory (give a file name, e.g. " \
+                  f"{tmp_path / 'report.html'}); no report written\n"
+
+
+def test_integers_beyond_64_bits_next_to_nan_still_build(tmp_path: Path) -> None:
+    """NaN sends the file to the standard parser, which keeps integers of any size: the
+    page data (orjson) still writes them, and stays valid JSON."""
+    doc = _fixture()
+    doc["records"][0]["case"]["big"] = 10**30
+    doc["records"][1]["max_ulp"] = float("nan")  # json.dumps writes the literal NaN
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(doc))
+    out = tmp_path / "big.html"
+    assert not build([path], out).errors
+    data = json.loads(re.search(r'id="lc-data">(.*?)</script>', out.read_text(), re.S).group(1),
+                      parse_constant=lambda c: pytest.fail(f"{c} in the page data"))
+    assert {"big": 1e30}.items() <= data["objects"][0].items()
