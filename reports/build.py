@@ -596,10 +596,12 @@ def sample_distance(a: dict[str, Any], b: dict[str, Any], dtype: str) -> float |
 
 
 def _prepare(smp: dict[str, Any]) -> tuple[Any, list[float]]:
-    """(shape, values as floats: NaN for anything not a number) of a sample."""
+    """(shape, values as floats: NaN for anything not a number) of a sample (its members'
+    types are not checked by the reader: anything else reads as no values)."""
     shape = smp.get("shape")
+    raw = smp.get("values")
     values = [v if v.__class__ is float else (number(v) if number(v) is not None else math.nan)
-              for v in smp.get("values", ())]
+              for v in (raw if raw.__class__ is list else ())]
     return (tuple(shape) if isinstance(shape, list) else shape), values
 
 

@@ -8,10 +8,11 @@ format (field types included) and every document this reader accepts as written 
 results plugin validates against it.
 
 Each record's fields have the types ``lossconform.record.CheckRecord`` declares (read from
-its annotations: strings, numbers or "inf"/"-inf"/"nan", objects with their typed members,
-lists); free-form values (``case``, keys no field declares, the document's ``environment``,
-``frameworks`` and ``divergences``) nest at most ``MAX_DEPTH`` levels. A record that does
-not makes the whole file invalid: ``ResultsError`` names the record's index and the field.
+its annotations: strings, numbers or "inf"/"-inf"/"nan", objects), nulls where a field is
+optional; what an object holds (``case``, ``worst``, ``tolerance``, ``sample``, and keys no
+field declares, the document's ``environment``, ``frameworks`` and ``divergences``) nests at
+most ``MAX_DEPTH`` levels, and the report reads it defensively. A record that does not
+makes the whole file invalid: ``ResultsError`` names the record's index and the field.
 """
 from __future__ import annotations
 
@@ -207,17 +208,15 @@ _JSON_CLASSES = frozenset((str, int, float, bool, type(None), dict, list))
 
 class _Type:
     """What a JSON value of one annotation may be: its Python classes (as ``json``/``orjson``
-    decode it), the strings allowed (None: any), an object's typed members, a list's item
-    type, and whether it is free-form (any JSON, depth bounded)."""
+    decode it), the strings allowed (None: any), a list's item type, and whether its
+    contents are free-form (any JSON, depth bounded)."""
 
-    __slots__ = ("classes", "strings", "members", "items", "free", "text")
+    __slots__ = ("classes", "strings", "items", "free", "text")
 
     def __init__(self, classes: set[type], text: str, strings: frozenset[str] | None = None,
-                 members: dict[str, _Type] | None = None, items: _Type | None = None,
-                 free: bool = False) -> None:
+                 items: _Type | None = None, free: bool = False) -> None:
         self.classes = frozenset(classes)
         self.strings = strings
-        self.members = members
         self.items = items
         self.free = free
         self.text = text
@@ -247,16 +246,15 @@ def _compile(tp: Any) -> _Type:
         if len(rest) == 1 and len(args) == 2:
             t = _compile(rest[0])
             text = t.text.replace(" or ", ", ") + " or null"
-            return _Type(set(t.classes) | {type(None)}, text, t.strings,
-                         t.members, t.items, t.free)
+            return _Type(set(t.classes) | {type(None)}, text, t.strings, t.items, t.free)
         return _FREE
     if origin is list or tp is list:
         item = _compile(args[0]) if args else _FREE
         return _Type({list}, f"a list (each {item.text})" if args else "a list", items=item)
-    if typing.is_typeddict(tp):
-        hints = typing.get_type_hints(tp, include_extras=True)
-        return _Type({dict}, "an object", members={k: _compile(v) for k, v in hints.items()})
-    if origin is dict or tp is dict:
+    if typing.is_typeddict(tp) or origin is dict or tp is dict:
+        # an object; its members are not looked into (the report reads those of the typed
+        # ones, worst, tolerance, sample, defensively), only how deep they nest: the check
+        # stays a few C-speed passes however many records there are
         return _Type({dict}, "an object", free=True)
     return _FREE
 
@@ -266,18 +264,13 @@ _HINTS = typing.get_type_hints(CheckRecord, include_extras=True)
 RECORD_TYPES: dict[str, _Type] = {name: _compile(_HINTS[name]) for name in FIELDS}
 _N_FIELDS = len(FIELDS)
 _PLAIN = frozenset(name for name, t in RECORD_TYPES.items()
-                   if t.strings is None and t.members is None and t.items is None and not t.free)
+                   if t.strings is None and t.items is None and not t.free)
 #: The fields whose type is a matter of their values' classes (strings, optional strings):
-#: cheap to check; the others (numbers that may be "inf", objects, lists) look inside.
+#: cheap to check; the others (numbers that may be "inf", objects) look inside.
 PLAIN_FIELDS: tuple[str, ...] = tuple(n for n in FIELDS if n in _PLAIN)
 DEEP_FIELDS: tuple[str, ...] = tuple(n for n in FIELDS if n not in _PLAIN)
 
 
-class _Missing:
-    """A member an object lacks (its column holds this instead)."""
-
-
-_MISSING = _Missing()
 _IS_CONTAINER = frozenset(_CONTAINERS).__contains__
 _IS_DICT = frozenset((dict,)).__contains__
 _IS_LIST = frozenset((list,)).__contains__
@@ -339,13 +332,12 @@ def _deeper_than(values: list[Any], limit: int) -> bool:
 
 def _column_ok(col: Sequence[Any], t: _Type, depth: int,
                types: Sequence[type] | None = None) -> bool:
-    """Whether every value of ``col`` (``types``: their classes) has type ``t``
-    (``_MISSING`` allowed), at C speed: the set of classes, then each typed member and the
-    list items as one column each."""
+    """Whether every value of ``col`` (``types``: their classes) has type ``t``, at C
+    speed: the set of classes, the strings allowed, how deep objects nest, list items as
+    one column."""
     if types is None:
         types = list(map(type, col))
     classes = set(types)
-    classes.discard(_Missing)
     if not classes <= t.classes:
         return False
     if t.strings is not None and str in classes and \
@@ -353,26 +345,6 @@ def _column_ok(col: Sequence[Any], t: _Type, depth: int,
         return False
     if t.free:
         return not _deeper_than(list(compress(col, map(_IS_CONTAINER, types))), depth)
-    if t.members is not None and dict in classes:
-        dicts = list(compress(col, map(_IS_DICT, types)))
-        orders = set(map(tuple, dicts))  # the key orders: nearly always one
-        vals = list(chain.from_iterable(map(dict.values, dicts)))
-        if len(orders) == 1:  # member k's column: every m-th value
-            order = next(iter(orders))
-            subs = {key: vals[k::len(order)] for k, key in enumerate(order)}
-        else:
-            keys = list(chain.from_iterable(map(dict.keys, dicts)))
-            subs = {key: list(compress(vals, map(key.__eq__, keys)))
-                    for key in set().union(*orders)}
-        extra = []
-        for key, sub in subs.items():
-            mt = t.members.get(key)
-            if mt is None:
-                extra += sub
-            elif not _column_ok(sub, mt, depth - 1):
-                return False
-        if extra and _deeper_than(extra, depth - 1):
-            return False
     if t.items is not None and list in classes:
         flat = list(chain.from_iterable(compress(col, map(_IS_LIST, types))))
         if flat and not _column_ok(flat, t.items, depth - 1):
@@ -385,16 +357,8 @@ def _problem(value: Any, t: _Type, depth: int, where: str) -> str | None:
     c = value.__class__
     if c not in t.classes or (c is str and t.strings is not None and value not in t.strings):
         return f"field {where!r} is {_shown(value)}, expected {t.text}"
-    if t.free or (c is dict and t.members is not None):
-        if c is dict and t.members is not None:
-            for k, x in value.items():
-                mt = t.members.get(k)
-                p = (_problem(x, mt, depth - 1, f"{where}.{k}") if mt is not None else
-                     _problem(x, _FREE, depth - 1, f"{where}.{k}"))
-                if p:
-                    return p
-        elif _deeper_than([value], depth):
-            return f"field {where!r} is nested deeper than {MAX_DEPTH} levels"
+    if t.free and _deeper_than([value], depth):
+        return f"field {where!r} is nested deeper than {MAX_DEPTH} levels"
     if c is list and t.items is not None:
         for i, x in enumerate(value):
             p = _problem(x, t.items, depth - 1, f"{where}[{i}]")
