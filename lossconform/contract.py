@@ -39,6 +39,21 @@ OPTION_NAMES: tuple[str, ...] = (
 )
 
 
+#: Facet names a Call may carry in ``Call.facets`` (how the call is made, beyond its values).
+#: Absent means the plain call. An adapter declares the values it can express in
+#: ``Adapter.facets``; a call with a facet the adapter does not declare is unsupported.
+#:   axis_arg    "omitted": the class-axis argument is not passed (the entry point's default
+#:               applies); "none": it is passed as None
+#:   arg_dtypes  {"target": dtype, "weight": dtype, ...}: those arguments are passed in that
+#:               dtype instead of the call's (the declared values are the argument names)
+#:   swap_args   True: the loss is called as f(target, input) instead of f(input, target)
+#:   x_source    how the probabilities ``x`` are produced before the loss sees them, e.g.
+#:               "mylib.softmax": that function applied to log(x) (``Call.x`` stays the
+#:               probabilities the reference uses); "constant" is a plain tensor
+#:   mode        execution mode, e.g. "eager" or "compiled" (names chosen by the plug-in)
+FACET_NAMES: tuple[str, ...] = ("axis_arg", "arg_dtypes", "swap_args", "x_source", "mode")
+
+
 class Unsupported(Exception):
     """The entry point cannot express this call; ``str(exc)`` is the reason shown to users."""
 
@@ -60,6 +75,8 @@ class Call:
     options: Mapping[str, Any] = field(default_factory=dict)
     grad_output: np.ndarray | None = None  # cotangent of the output; None: no gradient wanted
     device: str = "cpu"
+    #: how the call is made (FACET_NAMES); empty: the plain call
+    facets: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # a binary loss's target is probabilities by definition (float targets of x's shape):
@@ -70,6 +87,9 @@ class Call:
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
+
+    def facet(self, name: str, default: Any = None) -> Any:
+        return self.facets.get(name, default)
 
     @property
     def reduction(self) -> str:
@@ -176,6 +196,9 @@ class Adapter(abc.ABC):
     #: names or prefixes of environment variables that change this framework's numerics;
     #: their values are recorded in every run's results
     numerics_variables: Sequence[str] = ()
+    #: facet name (FACET_NAMES) -> the values this adapter's ``evaluate`` honours; for
+    #: "arg_dtypes" the argument names it can pass in another dtype. Undeclared: unsupported.
+    facets: Mapping[str, Sequence[Any]] = {}
 
     # -- required ---------------------------------------------------------------------------
     @abc.abstractmethod
@@ -227,7 +250,21 @@ class Adapter(abc.ABC):
         spec = self.spec(entry_point)
         if spec is None:
             return f"{entry_point} is not an entry point of the {self.framework} adapter"
-        return unsupported_reason(spec, call) or self.extra_unsupported(spec, call)
+        return (self.facet_unsupported(call) or unsupported_reason(spec, call)
+                or self.extra_unsupported(spec, call))
+
+    def facet_unsupported(self, call: Call) -> str | None:
+        """The reason a call's facets cannot be expressed (checked against ``facets``)."""
+        for name, value in call.facets.items():
+            declared = self.facets.get(name)
+            if not declared:
+                return f"the {self.framework} adapter does not express the {name!r} facet"
+            values = list(value) if name == "arg_dtypes" else [value]
+            missing = [v for v in values if v not in declared]
+            if missing:
+                return (f"the {self.framework} adapter does not express {name}="
+                        f"{missing[0]!r} (it declares {', '.join(map(repr, declared))})")
+        return None
 
     def extra_unsupported(self, spec: EntryPointSpec, call: Call) -> str | None:
         """Reasons beyond the capability data (a combination of options the function rejects)."""

@@ -124,9 +124,10 @@ VERDICTS: tuple[str, ...] = typing.get_args(Verdict)
 #: the most severe one.
 SEVERITY: tuple[str, ...] = ("agree", "unsupported", "raises", "divergence", "fail")
 #: The kinds of check this suite writes: the forward value, the gradient (vector-Jacobian
-#: product with a random upstream gradient), and what an entry point does with an invalid
-#: input. The field is open (a plug-in's own suite may add kinds); these are the known ones.
-KINDS: tuple[str, ...] = ("forward", "gradient", "invalid_input")
+#: product with a random upstream gradient), what an entry point does with an invalid
+#: input, what a convention probe observed (``lossconform.probes``), and what a setting or
+#: execution mode changes (``lossconform.settings``). The field is open (a plug-in's own suite may add kinds); these are the known ones.
+KINDS: tuple[str, ...] = ("forward", "gradient", "invalid_input", "convention", "setting")
 RunStatus = Literal["complete", "failed", "interrupted", "terminated", "worker-crashed",
                     "no-tests", "error"]
 #: Every run status (the document's ``status``; meanings and precedence in the module
@@ -220,6 +221,22 @@ class CheckRecord:
         "The forward output's shape and first values, for the report's pairwise view "
         "(every entry point saw the same inputs).", None)
     repro: str = _f("A snippet that reproduces the call.", "")
+    max_rel_ulp_normal: Float | None = _f(
+        "Largest error in ULP of each element's own magnitude over the elements whose "
+        "reference value is a normal number of the dtype (the relative-accuracy policy); "
+        "None where no element is normal.", None)
+    facets: dict[str, Any] | None = _f(
+        "How the call was made beyond its values (lossconform.contract.FACET_NAMES): "
+        "execution mode, input provenance, argument dtypes, ...", None)
+    setting: str | None = _f(
+        "The setting (environment variables, process-wide switches) the check ran under; "
+        "None: the run's own environment.", None)
+    observed: str | None = _f(
+        "What a convention probe observed (kind convention), or what a setting changed "
+        "(kind setting), as one line of text.", None)
+    pinned: str | None = _f(
+        "The observation the plug-in pins for this probe, entry point and version "
+        "(kind convention); None where nothing is pinned.", None)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
