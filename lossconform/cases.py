@@ -152,6 +152,71 @@ def _logits(case: Case, rng: np.random.Generator) -> np.ndarray:
     if r == "confident":
         # the target class (or class 0 for activations) leads by ~28: true loss ~ C * 7e-13
         return rng.normal(0.0, 1.0, shape)
+    return _regime_logits(case, rng)
+
+
+def _class_rows(case: Case, x: np.ndarray) -> np.ndarray:
+    """A view of ``x`` with the class axis last (element-wise ops: one entry per row)."""
+    if case.op in _CLASS_AXIS_OPS and x.ndim:
+        return np.moveaxis(x, case.axis, -1)
+    return x[..., None]
+
+
+def _some_rows(rng: np.random.Generator, n_rows_shape: tuple[int, ...], share: float) -> np.ndarray:
+    """A boolean mask over rows: about ``share`` of them, never none and never all (when
+    there are at least two rows), so a regime's special rows always sit beside plain ones."""
+    m = rng.random(n_rows_shape) < share
+    flat = m.reshape(-1)
+    if flat.size >= 2:
+        flat[0], flat[-1] = True, False
+    elif flat.size == 1:
+        flat[0] = True
+    return m
+
+
+def _regime_logits(case: Case, rng: np.random.Generator) -> np.ndarray:
+    """Logits of the regimes users hit that the plain grid lacks (issue 10, section 4).
+
+    neg_inf_onehot / neg_inf_soft / pos_inf / nan: as ``neg_inf`` / ``pos_inf``, or a NaN
+    in about a quarter of the rows (element-wise: about 10% of the entries), for every
+    target kind; masked_rows: about a quarter of the rows entirely -inf (fully masked);
+    wide_3e4: uniform in [-3e4, 3e4] (float16 at large magnitudes: every item loss stays
+    below 65504); confident_batch: zeros, the target class gets a lead of 13.5..14.2 in
+    make_inputs (loss ~1e-6 per item); one_vs_rest: class 0 at log(C - 1), the C - 1
+    others at 0, so p_0 = 1/2 and the normaliser is 1 + (C - 1) equal terms that no
+    float format holds exactly (the sum's rounding error grows with C); uniform: zeros
+    (the normaliser is C, exact, beyond float16's range for C > 65504)."""
+    shape, r = case.shape, case.regime
+    if r in ("neg_inf_onehot", "neg_inf_soft"):
+        return _logits(Case(case.op, shape, case.axis, "neg_inf"), rng)
+    if r in ("zero_target", "far_from_1"):
+        return rng.normal(0.0, 2.0, shape)
+    if r == "masked_rows":
+        x = rng.normal(0.0, 2.0, shape)
+        rows = _class_rows(case, x)
+        rows[_some_rows(rng, rows.shape[:-1], 0.25)] = -np.inf
+        return x
+    if r == "nan":
+        x = rng.normal(0.0, 2.0, shape)
+        rows = _class_rows(case, x)
+        if case.op in _CLASS_AXIS_OPS:
+            hit = _some_rows(rng, rows.shape[:-1], 0.25)
+            cls = rng.integers(0, rows.shape[-1], size=rows.shape[:-1])
+            put = np.zeros(rows.shape, dtype=bool)
+            np.put_along_axis(put, cls[..., None], hit[..., None], -1)
+            rows[put] = np.nan
+        else:
+            rows[_some_rows(rng, rows.shape[:-1], 0.1)] = np.nan
+        return x
+    if r == "wide_3e4":
+        return rng.uniform(-3e4, 3e4, shape)
+    if r in ("confident_batch", "uniform"):
+        return np.zeros(shape)
+    if r == "one_vs_rest":
+        x = np.zeros(shape)
+        rows = _class_rows(case, x)
+        rows[..., 0] = np.log(rows.shape[-1] - 1)
+        return x
     raise KeyError(f"unknown logit regime {r!r}")
 
 
@@ -181,6 +246,11 @@ def _probs_input(case: Case, rng: np.random.Generator) -> np.ndarray:
         p /= p.sum(-1, keepdims=True)
     elif r == "unnormalised":
         p = rng.uniform(0.05, 0.9, z.shape)
+    elif r in ("zero_rows", "zero_target", "far_from_1"):
+        p = np.exp(z - z.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        if r == "zero_rows":  # predicted probability rows that are all zero
+            p[_some_rows(rng, p.shape[:-1], 0.25)] = 0.0
     else:
         raise KeyError(f"unknown probability regime {r!r}")
     return np.moveaxis(p, -1, ax)
@@ -207,7 +277,14 @@ def make_inputs(case: Case, rng: np.random.Generator) -> dict[str, Any]:
         opts = case.opts
         if "ignore_index" in opts:
             ign = rng.random(item_shape) < 0.25
+            if case.regime in ("masked_rows", "nan") and nd:
+                # the padding a user ignores: exactly the rows without a finite maximum
+                ign = ~np.isfinite(np.max(np.moveaxis(x, ax, -1), axis=-1))
+                ii = opts["ignore_index"]
+                y = np.where(y == ii, (ii + 1) % C, y)  # the other rows are not ignored
             y = np.where(ign, opts["ignore_index"], y)
+        if case.regime in ("one_vs_rest", "uniform"):
+            y = np.zeros(item_shape, dtype=np.int64)  # class 0: p = 1/2, or 1/C
         out["target"] = y.astype(np.int64)
     elif case.target_kind == "probs":
         if binary:
@@ -217,11 +294,21 @@ def make_inputs(case: Case, rng: np.random.Generator) -> dict[str, Any]:
                 t = rng.integers(0, 2, size=shape).astype(np.float64)
         else:
             tz = np.moveaxis(rng.normal(0.0, 1.0, shape), ax, -1)
-            if case.regime == "soft":
+            if case.regime in SOFT_TARGET_REGIMES:
                 t = np.exp(tz)
                 t /= t.sum(-1, keepdims=True)
+                if case.regime == "neg_inf_soft":  # masked classes get label 0
+                    t = np.where(np.isneginf(np.moveaxis(x, ax, -1)), 0.0, t)
+                    t /= t.sum(-1, keepdims=True)
+                elif case.regime == "zero_target":  # rows of all-zero labels
+                    t[_some_rows(rng, t.shape[:-1], 0.25)] = 0.0
             elif case.regime == "unnormalised_target":
                 t = rng.uniform(0.0, 0.8, tz.shape)
+            elif case.regime == "far_from_1":
+                # rows summing to about 0.9 C and rows summing to about 1e-3
+                big = _some_rows(rng, tz.shape[:-1], 0.5)[..., None]
+                t = np.where(big, rng.uniform(0.8, 1.0, tz.shape),
+                             rng.uniform(0.0, 2e-3 / tz.shape[-1], tz.shape))
             else:  # one-hot
                 t = np.zeros(tz.shape)
                 idx = rng.integers(0, C, size=tz.shape[:-1])
@@ -243,6 +330,14 @@ def make_inputs(case: Case, rng: np.random.Generator) -> dict[str, Any]:
             x = sign * (np.abs(x) + 30.0)
         else:
             xm[..., 0] += 28.0
+
+    if case.regime == "confident_batch" and nd and case.target_kind:
+        # the target class leads by d in [13.5, 14.2]: loss log1p(exp(-d)) ~ 1e-6 per item
+        xm = np.moveaxis(x, ax, -1)
+        t_last = out["target"] if case.target_kind == "index" else \
+            np.argmax(np.moveaxis(out["target"], ax, -1), axis=-1)
+        lead = rng.uniform(13.5, 14.2, item_shape)
+        np.put_along_axis(xm, np.asarray(t_last)[..., None], lead[..., None], -1)
 
     if spec.input_kind == LOG_PROBS:
         z = np.moveaxis(x, ax, -1)
@@ -270,6 +365,11 @@ def make_inputs(case: Case, rng: np.random.Generator) -> dict[str, Any]:
 def _opts(**kw: Any) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted((k, v) for k, v in kw.items() if v is not None))
 
+
+#: regimes whose categorical probability targets are soft (the others are one-hot unless
+#: their name says otherwise)
+SOFT_TARGET_REGIMES = ("soft", "neg_inf_soft", "pos_inf", "nan", "masked_rows", "zero_target",
+                       "wide_3e4")
 
 REDUCTIONS = ("none", "mean", "sum")
 #: (N, C) batches every option set runs on: a square-ish batch, few classes, many items,
@@ -397,10 +497,79 @@ def _binary_cases() -> Iterable[Case]:
         yield Case(op, (10,), -1, "moderate", "probs", _opts(reduction=red))
 
 
+#: The C of the accuracy-versus-classes rows (one row each): 2**20 is the largest, run in the
+#: wide dtypes only (its float16 gradient at class 0 is -sum(g)/2, beyond 65504), for softmax
+#: and cross_entropy (float64) only: about 1 s per entry point and dtype, mostly the
+#: reference's extended precision and the comparison.
+GROWTH_C = (2**10, 2**15, 2**20)
+#: The item counts of the confident-batch sums (loss ~1e-6 per item).
+CONFIDENT_N = (100, 10_000, 100_000)
+
+
+def _regime_cases() -> Iterable[Case]:
+    """Regimes users hit that the plain grid lacks (issue 10, section 4): -inf masks under
+    every target kind, fully masked rows, +inf and NaN logits, degenerate probability rows,
+    float16 at large magnitudes, confident items summed over large batches, and accuracy
+    against the number of classes (see ``_regime_logits`` for the inputs)."""
+    ce, cat, bcel = "cross_entropy", "categorical_crossentropy", "binary_cross_entropy_with_logits"
+    for op in ("softmax", "log_softmax"):
+        for regime in ("masked_rows", "nan", "wide_3e4"):
+            yield Case(op, (16, 10), -1, regime)
+        yield Case(op, (4, 5, 3, 3), 1, "masked_rows")
+        for c in GROWTH_C:
+            if c == 2**20 and op == "log_softmax":
+                continue  # at 2**20 softmax and cross_entropy (log_softmax inside) suffice
+            yield Case(op, (1, c), -1, "one_vs_rest", dtypes=ALL if c < 2**20 else WIDE_ONLY,
+                       note="error growth with C: p_0 = 1/2, C - 1 equal small terms")
+        yield Case(op, (1, 2**17), -1, "uniform", note="the normaliser C = 131072 exceeds 65504")
+    for op in ("sigmoid", "log_sigmoid"):
+        for regime in ("nan", "wide_3e4"):
+            yield Case(op, (16, 10), -1, regime)
+    for red in REDUCTIONS:
+        o = _opts(reduction=red)
+        for regime in ("masked_rows", "nan"):
+            yield Case(ce, (16, 10), -1, regime, "index", o)
+            yield Case(ce, (16, 10), -1, regime, "index", _opts(reduction=red, ignore_index=1),
+                       note=f"the {regime} rows are exactly the ignored ones")
+            yield Case(ce, (16, 10), -1, regime, "probs", o)
+        yield Case(ce, (4, 5, 3, 3), 1, "masked_rows", "index", o)
+        for regime in ("neg_inf_onehot", "neg_inf_soft", "pos_inf", "zero_target", "far_from_1"):
+            yield Case(ce, (16, 10), -1, regime, "probs", o)
+        yield Case(ce, (16, 10), -1, "neg_inf_soft", "probs", _opts(reduction=red, label_smoothing=0.1),
+                   note="smoothing puts label mass on the masked classes: loss +inf")
+        yield Case(ce, (8, 1), -1, "soft", "probs", o, note="one class")
+        for regime in ("zero_rows", "zero_target", "far_from_1"):
+            yield Case(cat, (16, 10), -1, regime, "probs", o)
+        yield Case(cat, (8, 1), -1, "moderate", "probs", o, note="one class")
+        yield Case(bcel, (16, 10), -1, "nan", "probs", o)
+        for regime in ("neg_inf", "pos_inf"):
+            yield Case(bcel, (16, 10), -1, regime, "probs", _opts(reduction=red, label_smoothing=0.1))
+    # float16 at large magnitudes: no 'sum' (16 item losses of ~3e4 add up beyond 65504)
+    for red in ("none", "mean"):
+        o = _opts(reduction=red)
+        yield Case(ce, (16, 10), -1, "wide_3e4", "index", o)
+        yield Case(ce, (16, 10), -1, "wide_3e4", "probs", o)
+        yield Case(bcel, (16, 10), -1, "wide_3e4", "probs", o)
+    # confident items summed over large batches: the error of a cancelling per-item loss
+    # grows with N
+    for n in CONFIDENT_N:
+        yield Case(ce, (n, 2), -1, "confident_batch", "index", _opts(reduction="sum"),
+                   dtypes=WIDE_ONLY, note=f"{n} items, loss ~1e-6 each")
+    yield Case(ce, (CONFIDENT_N[1], 2), -1, "confident_batch", "index", _opts(reduction="mean"),
+               dtypes=WIDE_ONLY)
+    yield Case(ce, (CONFIDENT_N[1], 2), -1, "confident_batch", "probs", _opts(reduction="sum"),
+               dtypes=WIDE_ONLY)
+    # accuracy against the number of classes
+    for c in GROWTH_C:  # 2**20: float64, where a lane-wise sum's error shows (float32 at 2**15)
+        yield Case(ce, (1, c), -1, "one_vs_rest", "index", _opts(reduction="sum"),
+                   dtypes=ALL if c < 2**20 else ("float64",))
+    yield Case(ce, (1, 2**17), -1, "uniform", "index", _opts(reduction="sum"))
+
+
 def build_cases() -> tuple[Case, ...]:
     cases = (
         *_activation_cases(), *_ce_index_cases(), *_ce_probs_cases(), *_nll_cases(),
-        *_cat_probs_cases(), *_binary_cases(),
+        *_cat_probs_cases(), *_binary_cases(), *_regime_cases(),
     )
     seen: dict[str, Case] = {}
     for c in cases:

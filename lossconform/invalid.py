@@ -82,6 +82,11 @@ class InvalidCase:
     explain: str
     #: what the reference does: "raises" (ValueError) or "nan" (documented 0/0 = NaN)
     reference_outcome: str = "raises"
+    #: the call the user meant, for the rank cases (the target reshaped to the input's rank):
+    #: a framework that returns that call's loss reconciles the ranks (a convention, e.g. a
+    #: loss class squeezing a trailing 1); any other silent value is a different loss
+    #: (typically a broadcast of (N, 1) against (N,) to (N, N))
+    intended: Callable[[Call], Call] | None = None
 
 
 def _is_loss(op: str, kind: str | None) -> bool:
@@ -106,6 +111,34 @@ def _empty(call: Call) -> Call:
         return _with(call, x=np.zeros(shape))
     tshape = (0,) + call.target.shape[1:]
     return _with(call, x=np.zeros(shape), target=np.zeros(tshape, dtype=call.target.dtype))
+
+
+def _binary_or_categorical(op: str, kind: str | None) -> bool:
+    return op not in ACTIVATIONS and kind in ("index", "probs")
+
+
+def _extra_dim(call: Call) -> Call:
+    """The target with one trailing dimension of size 1 more than the input calls for:
+    index targets (N, 1) for (N, C) logits, probability targets (N, C, 1); for the binary
+    losses a single-output model's (N,) input against (N, 1) labels."""
+    if call.op in BINARY:
+        return _with(call, x=call.x[:, 0].copy(), target=call.target[:, :1].copy())
+    return _with(call, target=call.target[..., None].copy())
+
+
+def _extra_dim_intended(call: Call) -> Call:
+    return _with(call, x=call.x[:, 0].copy(), target=call.target[:, 0].copy()) \
+        if call.op in BINARY else call
+
+
+def _missing_dim(call: Call) -> Call:
+    """The binary losses' (N, 1) input (a model with one output unit) against (N,) labels:
+    the target lacks the input's trailing dimension of size 1."""
+    return _with(call, x=call.x[:, :1].copy(), target=call.target[:, 0].copy())
+
+
+def _missing_dim_intended(call: Call) -> Call:
+    return _with(call, x=call.x[:, :1].copy(), target=call.target[:, :1].copy())
 
 
 def _outside01_x(call: Call) -> Call:
@@ -138,6 +171,14 @@ CASES: tuple[InvalidCase, ...] = (
                 "predicted probabilities 1.5 and -0.5 / -0.25 (input outside [0, 1])"),
     InvalidCase("empty_batch", lambda op, k: True, _empty,
                 "N=0 items", reference_outcome="nan"),
+    # rank handling (issue 10, section 4): functions versus loss classes
+    InvalidCase("target_extra_dim", _binary_or_categorical, _extra_dim,
+                "a target with an extra trailing dimension of size 1: index targets (N, 1), "
+                "probability targets (N, C, 1); binary: input (N,) against labels (N, 1)",
+                intended=_extra_dim_intended),
+    InvalidCase("target_missing_dim", lambda op, k: op in BINARY, _missing_dim,
+                "binary: input (N, 1) (one output unit) against labels (N,), the target "
+                "lacking the trailing dimension", intended=_missing_dim_intended),
 )
 CASE_BY_NAME = {c.name: c for c in CASES}
 assert len(CASE_BY_NAME) == len(CASES), "duplicate case name"
@@ -284,6 +325,23 @@ OUTCOME_CATEGORIES: tuple[dict[str, str], ...] = (
                        "expected outcome of every (entry point, invalid case) is pinned in the "
                        "framework's plug-in (Adapter.invalid_outcomes), so a framework that starts "
                        "or stops raising makes the contract suite fail.",
+        "link": "lossconform/invalid.py",
+    },
+    {
+        "id": "target-rank-reconciled",
+        "title": "a target of another rank is reshaped to the input's and the intended loss "
+                 "computed",
+        "framework": "(any)",
+        "trigger": "a target with an extra or a missing trailing dimension of size 1 "
+                   "(labels (N, 1) for (N, C) logits, binary (N,) against (N, 1))",
+        "explanation": "The reference rejects a target whose shape is not the input's (index "
+                       "targets: the input's without the class axis); the framework squeezes "
+                       "or expands the trailing 1 (Keras loss classes: "
+                       "squeeze_or_expand_to_same_rank) and returns exactly the loss of the "
+                       "reshaped target. Where it returns another value (a function that "
+                       "broadcasts (N, 1) against (N,) to (N, N)), the record is "
+                       "silent-invalid-input. Pinned per entry point in the framework's "
+                       "plug-in (Adapter.invalid_outcomes).",
         "link": "lossconform/invalid.py",
     },
     {

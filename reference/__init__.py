@@ -30,7 +30,10 @@ Activations
     accuracy when the loss at the argmax is tiny (~1e-20).
     A -inf logit gets probability exactly 0 (log-probability -inf). A row whose maximum is not
     finite (it contains NaN or +inf, or is all -inf) is NaN throughout, for every op built on
-    softmax (its losses and gradients included).
+    softmax (its losses and gradients included), except an ignored item (its loss and
+    gradient are 0 whatever its logits). No limit is taken there: a fully masked row has
+    none (softmax of (-t, -t) tends to 1/2 each, of (-t, -2t) to (1, 0)), and neither has a
+    row with two +inf; IEEE arithmetic on the definition gives inf - inf = NaN.
     sigmoid(x) = 1 / (1 + exp(-x)); log_sigmoid(x) = -softplus(-x).
     entropy(p) = -sum_c p_c log p_c with 0 log 0 = 0 (p must lie in [0, 1]).
 
@@ -64,7 +67,9 @@ Gradients
     ``<op>_vjp(first, ..., grad_output=None)``: d<op(...), grad_output>/d first, same shape as
     the first argument, analytic (softmax minus target and relatives, with weights, smoothing,
     ignored items, reduction scaling and pos_weight). grad_output has the output's shape
-    (a scalar for 'sum'/'mean'); None means ones. Ignored and zero-weight items get exactly 0.
+    (a scalar for 'sum'/'mean'); None means ones. Ignored items get exactly 0 (a NaN or
+    fully masked row included, as their forward value is 0); zero-weight items get exactly 0
+    unless their loss is NaN (then the forward value is NaN as well, and so is the gradient).
 
 Invalid input raises ValueError whose message starts with the argument's name: shape
 mismatches, class index out of range (unless == ignore_index), probabilities outside [0, 1],

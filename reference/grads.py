@@ -126,6 +126,9 @@ def cross_entropy_vjp(
         da = W * np.expm1(la) + np.sum(v_other, axis=-1, keepdims=True)
         np.put_along_axis(dz, parts.amax, da, axis=-1)
         dz = _zero_where(np.broadcast_to(f == 0, dz.shape), f * dz)
+        # an ignored item's loss is 0 whatever its logits (a row of NaN, +inf or all -inf
+        # included): its gradient is exactly 0, as its forward value is
+        dz = np.where(cp.ignored[..., None], 0, dz)
     return V.out64(np.moveaxis(dz, -1, cp.axis))
 
 
@@ -141,6 +144,7 @@ def nll_loss_vjp(
     f = _item_factor(cp, grad_output)[..., None]
     with np.errstate(**_ERR):
         d = _zero_where(np.broadcast_to(f == 0, cp.v.shape) | (cp.v == 0), -f * cp.v)
+        d = np.where(cp.ignored[..., None], 0, d)  # ignored: exactly 0, as the forward
     return V.out64(np.moveaxis(d, -1, cp.axis))
 
 

@@ -6,7 +6,9 @@ log1p tricks, so it is easy to check by eye; the precision does the work. Gradie
 textbook analytic ones (softmax minus target, etc.), also in mpmath.
 
 Handles finite inputs, plus -inf logits (probability 0) and probabilities exactly 0 or 1 with
-the conventions of ``reference`` (0 log 0 = 0). Only 2-D inputs with the class axis last
+the conventions of ``reference`` (0 log 0 = 0), and the undefined rows (a NaN or +inf logit,
+or all -inf: NaN throughout, except an ignored item, whose loss and gradient are 0; a NaN
+survives a zero weight, an infinite loss does not). Only 2-D inputs with the class axis last
 (rows of classes) for the categorical ops; any shape for the element-wise ones.
 """
 
@@ -56,7 +58,26 @@ def _exp(v: MPF) -> MPF:
 
 
 # --------------------------------------------------------------------------- per-row mp helpers
+def _undefined_row(row: Sequence[float]) -> bool:
+    """A row whose softmax is undefined: a NaN or +inf in it, or every entry -inf (no limit
+    exists there; the reference's documented value is NaN throughout)."""
+    a = np.asarray(row, dtype=np.float64)
+    return bool(np.any(np.isnan(a)) or np.any(np.isposinf(a)) or np.all(np.isneginf(a)))
+
+
+def row_dps(row: Sequence[float]) -> int:
+    """Digits that keep 1 - p_max (about exp(-gap), gap = max - second largest logit) to the
+    module's precision: the gradients' cancellations (p_max W - v_max, g_j - sum p g) need
+    them in rows like +-3e4. Beyond a gap of 760 nats those terms are below float64's
+    smallest subnormal whatever their digits, so the gap is capped there."""
+    a = np.sort(np.asarray(row, dtype=np.float64)[np.isfinite(row)])
+    gap = float(a[-1] - a[-2]) if a.size >= 2 else 0.0
+    return mp.dps + int(min(gap, 760.0) / 2.302585) + 10
+
+
 def mp_softmax_row(row: Sequence[float]) -> list[MPF]:
+    if _undefined_row(row):
+        return [mpmath.nan] * len(row)
     e = [_exp(_mp(v)) for v in row]
     s = mpmath.fsum(e)
     return [x / s for x in e]
@@ -64,9 +85,9 @@ def mp_softmax_row(row: Sequence[float]) -> list[MPF]:
 
 def mp_log_softmax_row(row: Sequence[float]) -> list[MPF]:
     zs = [_mp(v) for v in row]
-    m = max(zs)  # factored out so that z - lse is exact to 60 digits even when it is ~0
-    if m in (mpmath.inf, -mpmath.inf):
+    if _undefined_row(row):
         return [mpmath.nan] * len(zs)
+    m = max(zs)  # factored out so that z - lse is exact to 60 digits even when it is ~0
     # sum = 1 + (tiny non-max terms): 400 digits keep log(sum) exact to ~1e-400
     with mp.workdps(400):
         lse_shifted = mpmath.log(mpmath.fsum(_exp(z - m) for z in zs))
@@ -119,18 +140,31 @@ def _onehot(y: int, c: int) -> list[float]:
     return [1.0 if k == y else 0.0 for k in range(c)]
 
 
+def _xlp(v: MPF, lp: MPF) -> MPF:
+    """v * log-probability with 0 * (-inf) = 0; a NaN log-probability stays NaN."""
+    if mpmath.isnan(lp):
+        return mpmath.nan
+    return mpmath.mpf(0) if v == 0 else v * lp
+
+
 def _item_losses(rows: np.ndarray, target: Any, kind: str, weight: Any, eps: float,
-                 ignore_index: Any, logfn) -> tuple[list[MPF], list[MPF], list[list[MPF]]]:
-    """Per-row loss l_i, the 'mean' weight omega_i (without s) and the coefficients v_i."""
+                 ignore_index: Any, logfn,
+                 ignored: list[bool] | None = None) -> tuple[list[MPF], list[MPF], list[list[MPF]]]:
+    """Per-row loss l_i, the 'mean' weight omega_i (without s) and the coefficients v_i;
+    ``ignored`` (if given) is filled with each row's ignored flag."""
     n, c = rows.shape
     w = [mpmath.mpf(1)] * c if weight is None else [_mp(v) for v in weight]
     losses, omegas, coefs = [], [], []
     for i in range(n):
+        if ignored is not None:
+            ignored.append(False)
         if kind == "index":
             y = int(np.asarray(target)[i])
             if ignore_index is not None and y == ignore_index:
                 losses.append(mpmath.mpf(0)); omegas.append(mpmath.mpf(0))
                 coefs.append([mpmath.mpf(0)] * c)
+                if ignored is not None:
+                    ignored[-1] = True
                 continue
             t = _onehot(y, c)
             omegas.append(w[y])
@@ -140,13 +174,15 @@ def _item_losses(rows: np.ndarray, target: Any, kind: str, weight: Any, eps: flo
         q = _smooth_q(t, eps, c)
         v = [w[k] * q[k] for k in range(c)]
         lp = logfn(rows[i])
-        losses.append(-mpmath.fsum(0 if v[k] == 0 else v[k] * lp[k] for k in range(c)))
+        losses.append(-mpmath.fsum(_xlp(v[k], lp[k]) for k in range(c)))
         coefs.append(v)
     return losses, omegas, coefs
 
 
 def _reduce(losses: list[MPF], omegas: list[MPF], s: list[MPF], reduction: str):
-    weighted = [s[i] * losses[i] for i in range(len(losses))]
+    # a zero sample weight removes a finite or infinite loss (0 * inf = 0), not a NaN
+    weighted = [losses[i] if mpmath.isnan(losses[i]) else
+                (mpmath.mpf(0) if s[i] == 0 else s[i] * losses[i]) for i in range(len(losses))]
     if reduction == "none":
         return np.array([_f64(v) for v in weighted])
     total = mpmath.fsum(weighted)
@@ -257,11 +293,13 @@ def softmax_vjp(x: Any, grad_output: Any = None) -> np.ndarray:
     g = _g_rows(grad_output, np.shape(x))
     out = []
     for r, gr in zip(a, g):
-        p = mp_softmax_row(r)
-        gg = [_mp(v) for v in gr]
-        # sum(p g) / sum(p): sum(p) = 1 mathematically; dividing makes constant g give exactly 0
-        t = mpmath.fsum(p[k] * gg[k] for k in range(len(p))) / mpmath.fsum(p)
-        out.append([_f64(p[j] * (gg[j] - t)) for j in range(len(p))])
+        with mp.workdps(row_dps(r)):
+            p = mp_softmax_row(r)
+            gg = [_mp(v) for v in gr]
+            # sum(p g) / sum(p): sum(p) = 1 mathematically; dividing makes constant g give
+            # exactly 0
+            t = mpmath.fsum(p[k] * gg[k] for k in range(len(p))) / mpmath.fsum(p)
+            out.append([_f64(p[j] * (gg[j] - t)) for j in range(len(p))])
     return np.array(out).reshape(np.shape(x))
 
 
@@ -271,10 +309,11 @@ def log_softmax_vjp(x: Any, grad_output: Any = None) -> np.ndarray:
     g = _g_rows(grad_output, np.shape(x))
     out = []
     for r, gr in zip(a, g):
-        p = mp_softmax_row(r)
-        gg = [_mp(v) for v in gr]
-        t = mpmath.fsum(gg)
-        out.append([_f64(gg[j] - p[j] * t) for j in range(len(p))])
+        with mp.workdps(row_dps(r)):
+            p = mp_softmax_row(r)
+            gg = [_mp(v) for v in gr]
+            t = mpmath.fsum(gg)
+            out.append([_f64(gg[j] - p[j] * t) for j in range(len(p))])
     return np.array(out).reshape(np.shape(x))
 
 
@@ -308,15 +347,20 @@ def cross_entropy_vjp(logits: Any, target: Any, *, target_kind: str = "index",
                       grad_output: Any = None) -> np.ndarray:
     """dz_ic = f_i (p_ic sum_k v_ik - v_ic), v = w q, f_i the reduction factor."""
     rows = _rows(logits)
+    ignored: list[bool] = []
     _, om, coefs = _item_losses(rows, target, target_kind, weight, label_smoothing, ignore_index,
-                                mp_log_softmax_row)
+                                mp_log_softmax_row, ignored)
     f = _scale(om, _sw(sample_weight, len(rows)), reduction, grad_output)
     out = []
     for i, r in enumerate(rows):
-        p = mp_softmax_row(r)
-        v = coefs[i]
-        big_w = mpmath.fsum(v)
-        out.append([_f64(f[i] * (p[c] * big_w - v[c])) for c in range(len(p))])
+        if ignored[i]:  # an ignored item's loss is 0 whatever its logits: so is its gradient
+            out.append([0.0] * len(r))
+            continue
+        with mp.workdps(row_dps(r)):
+            p = mp_softmax_row(r)
+            v = coefs[i]
+            big_w = mpmath.fsum(v)
+            out.append([_f64(f[i] * (p[c] * big_w - v[c])) for c in range(len(p))])
     return np.array(out).reshape(np.shape(logits))
 
 

@@ -9,7 +9,17 @@ Findings pinned here (each a row):
   ``tf.nn.sparse_softmax_cross_entropy_with_logits`` refuses them;
 - Keras loss OBJECTS return an empty tensor of shape (0,) for an empty batch, not a scalar;
 - ``categorical_crossentropy(from_logits=False)`` renormalises and clips the prediction, so
-  probabilities outside [0, 1] give a finite loss.
+  probabilities outside [0, 1] give a finite loss;
+- rank (functions versus loss classes): the Keras loss CLASSES reconcile a target with an
+  extra or missing trailing dimension of size 1 (LossFunctionWrapper.call:
+  squeeze_or_expand_to_same_rank) and return exactly the loss of the reshaped target
+  (records ``target-rank-reconciled``), while the Keras 3 FUNCTIONS categorical_crossentropy
+  and binary_crossentropy raise ValueError ("Arguments `target` and `output` must have the
+  same rank") instead of Keras 2's silent (N, 1)-against-(N,) broadcast; the sparse functions
+  squeeze labels (N, 1) themselves (backend sparse_categorical_crossentropy); tf.nn's sigmoid
+  and sparse kernels raise ValueError, and softmax_cross_entropy_with_logits raises
+  InvalidArgumentError for (N, C, 1) labels (keras/src/losses/losses.py,
+  keras/src/backend/tensorflow/nn.py at v3.15.1).
 """
 from __future__ import annotations
 
@@ -36,6 +46,19 @@ INVALID_OUTCOMES: tuple[InvalidOutcome, ...] = (
     InvalidOutcome(ANY, "index", "index_out_of_range|negative_index", "silent-finite"),
     InvalidOutcome(r"tf\.nn\.softmax_cross_entropy_with_logits", ANY, "shape_mismatch",
                    "raises:InvalidArgumentError"),
+    # rank: Keras loss classes squeeze/expand the trailing 1, the functions raise
+    InvalidOutcome(r"tf\.nn\.softmax_cross_entropy_with_logits", "index", "target_extra_dim",
+                   "silent-finite"),
+    InvalidOutcome(r"tf\.nn\.softmax_cross_entropy_with_logits", "probs", "target_extra_dim",
+                   "raises:InvalidArgumentError"),
+    InvalidOutcome(r"tf\.keras\.losses\.(sparse_categorical_crossentropy|"
+                   r"SparseCategoricalCrossentropy)\(.*\)", "index", "target_extra_dim",
+                   "silent-finite"),
+    InvalidOutcome(r"tf\.keras\.losses\.CategoricalCrossentropy\(.*\)", "probs",
+                   "target_extra_dim", "silent-finite"),
+    InvalidOutcome(r"tf\.keras\.losses\.BinaryCrossentropy\(.*\)", "probs",
+                   "target_extra_dim|target_missing_dim", "silent-finite"),
+    InvalidOutcome(ANY, ANY, "target_extra_dim|target_missing_dim", "raises:ValueError"),
     InvalidOutcome(ANY, ANY, "shape_mismatch", "raises:ValueError"),
     InvalidOutcome(ANY, ANY, "nan_target", "silent-nan"),
     InvalidOutcome(_INF_TO_NAN, ANY, "inf_target", "silent-nan"),

@@ -6,7 +6,14 @@ torch release that starts or stops raising fails there with the old and new outc
 - ``binary_cross_entropy``/``BCELoss`` is the only loss that validates values (targets and
   inputs in [0, 1], NaN included); every other loss takes NaN/inf/out-of-range targets
   silently (``nan``, ``inf`` or a finite number that is not a cross-entropy);
-- float class labels are refused (RuntimeError: expected scalar type Long).
+- float class labels are refused (RuntimeError: expected scalar type Long);
+- rank: functions and loss classes alike refuse a target with an extra trailing dimension
+  of size 1 (labels (N, 1) for (N, C) logits: nll_loss's "0D or 1D target tensor expected,
+  multi-target not supported", RuntimeError) and the binary losses refuse (N,) against (N, 1)
+  either way round (ValueError: "Using a target size ... that is different to the input size
+  ... is deprecated" / "Target size ... must be the same as input size"); nothing is squeezed
+  or broadcast silently (aten/src/ATen/native/LossNLL.cpp, nll_loss_forward meta;
+  torch/nn/functional.py binary_cross_entropy, binary_cross_entropy_with_logits, v2.13.0).
 """
 from __future__ import annotations
 
@@ -25,6 +32,9 @@ INVALID_OUTCOMES: tuple[InvalidOutcome, ...] = (
     InvalidOutcome(ANY, "index", "index_out_of_range|negative_index", "raises:IndexError"),
     InvalidOutcome(ANY, "index", "float_labels", "raises:RuntimeError"),
     InvalidOutcome(ANY, ANY, "shape_mismatch", "raises:ValueError"),
+    InvalidOutcome(r"torch\.nn\.(functional\.(cross_entropy|nll_loss)|CrossEntropyLoss|NLLLoss)",
+                   ANY, "target_extra_dim", "raises:RuntimeError"),
+    InvalidOutcome(ANY, "probs", "target_extra_dim|target_missing_dim", "raises:ValueError"),
     InvalidOutcome(_BCE, ANY, "nan_target|inf_target|target_outside_01|probs_outside_01",
                    "raises:RuntimeError"),
     InvalidOutcome(ANY, "probs", "nan_target", "silent-nan"),

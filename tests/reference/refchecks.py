@@ -80,6 +80,28 @@ def _logit_rows() -> dict[str, np.ndarray]:
     return rows
 
 
+def _regime_rows() -> dict[str, np.ndarray]:
+    """Small versions of the regimes users hit (lossconform/cases.py ``_regime_logits``): a
+    fully masked row beside partly masked and plain ones, a NaN, +inf (once and twice),
+    logits over +-3e4, one logit at log(C - 1) over C - 1 zeros (p_0 = 1/2, C = 1024), and
+    confident rows [d, 0] whose loss log1p(exp(-d)) is ~1e-6."""
+    r = _rng(19)
+    c = 1024
+    one_vs_rest = np.zeros((1, c))
+    one_vs_rest[0, 0] = np.log(c - 1)
+    confident = np.zeros((40, 2))
+    confident[:, 0] = r.uniform(13.5, 14.2, 40)
+    return {
+        "masked_rows": np.array([[-np.inf] * 4, [0.5, -np.inf, 2.0, 0.25], [1.0, 2.0, 3.0, 4.0]]),
+        "nan_row": np.array([[0.5, np.nan, 2.0, 0.25], [1.0, 2.0, 3.0, 4.0]]),
+        "pos_inf_rows": np.array([[0.5, np.inf, 2.0, 0.25], [np.inf, np.inf, 0.0, 1.0],
+                                  [1.0, 2.0, 3.0, 4.0]]),
+        "wide_3e4": r.uniform(-3e4, 3e4, (3, 10)),
+        "one_vs_rest_1024": one_vs_rest,
+        "confident_batch": confident,
+    }
+
+
 def _prob_rows() -> dict[str, np.ndarray]:
     r = _rng(12)
     return {
@@ -100,6 +122,9 @@ def _activation_cases(name: str) -> list[Case]:
     for i, (label, x) in enumerate(_logit_rows().items()):
         out.append(Case(label, (x,), {}, None))
         out.append(Case(label + "_g", (x,), {}, _grad(x.shape, 100 + i)))
+    for i, (label, x) in enumerate(_regime_rows().items()):
+        out.append(Case(label, (x,), {}, None))
+        out.append(Case(label + "_g", (x,), {}, _grad(x.shape, 150 + i)))
     return out
 
 
@@ -110,6 +135,7 @@ def _elementwise_cases() -> list[Case]:
         "extreme": np.array([1e30, -1e30, 750.0, -750.0, 40.0, -40.0, 1e-300, -1e-300, 0.0, 37.0]),
         "inf": np.array([np.inf, -np.inf, 0.5]),
         "near_0": np.array([1e-20, -1e-20, 2**-30, -(2**-30)]),
+        "nan_wide": np.array([np.nan, 1.0, -1.0, 3e4, -3e4, -2.5e4]),
     }
     out = []
     for i, (label, x) in enumerate(xs.items()):
@@ -183,6 +209,53 @@ def _ce_cases() -> list[Case]:
     zb = rows["classes_1000"]
     out += _with_reductions("classes_1000-smoothing", (zb, np.array([3, 999])),
                             dict(label_smoothing=0.1), (2,), 523)
+    return out + _ce_regime_cases()
+
+
+def _ce_regime_cases() -> list[Case]:
+    """cross_entropy on the regimes users hit, every target kind: index targets (ignored
+    where the row is fully masked or NaN: padding), one-hot and soft targets with a -inf
+    under label 0 and under a positive label, all-zero label rows, rows summing far from 1,
+    one class."""
+    r = _rng(24)
+    rows = _regime_rows()
+    out: list[Case] = []
+    for i, (label, z) in enumerate(rows.items()):
+        n, c = z.shape
+        y = np.zeros(n, dtype=np.int64) if label in ("one_vs_rest_1024", "confident_batch") \
+            else r.integers(0, c, n)
+        out += _with_reductions(f"{label}-index", (z, y), {}, (n,), 530 + i)
+    ign = dict(ignore_index=-100)
+    out += _with_reductions("masked_rows-ignored", (rows["masked_rows"], np.array([-100, 2, 3])),
+                            ign, (3,), 540)
+    out += _with_reductions("nan_row-ignored", (rows["nan_row"], np.array([-100, 1])), ign,
+                            (2,), 541)
+    out += _with_reductions("masked_rows-ignored-smoothing-weight",
+                            (rows["masked_rows"], np.array([-100, 0, 3])),
+                            dict(ignore_index=-100, label_smoothing=0.1,
+                                 weight=np.array([0.5, 1.0, 2.0, 1.5])), (3,), 542)
+    pk = dict(target_kind="probs")
+    zm = rows["masked_rows"]
+    soft_masked = np.array([[0.25] * 4, [0.5, 0.0, 0.25, 0.25], [0.1, 0.2, 0.3, 0.4]])
+    out += _with_reductions("masked-probs-soft-zero-at-mask", (zm[1:], soft_masked[1:]), pk,
+                            (2,), 543)
+    out += _with_reductions("masked-probs-with-masked-row", (zm, soft_masked), pk, (3,), 544)
+    onehot_on_mask = np.array([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    out += _with_reductions("masked-probs-onehot-on-mask", (zm[1:], onehot_on_mask), pk, (2,), 545)
+    out += _with_reductions("masked-probs-smoothing", (zm[1:], soft_masked[1:]),
+                            {**pk, "label_smoothing": 0.1}, (2,), 546)
+    z = r.normal(size=(3, 4)) * 2
+    zero_t = np.array([[0.0] * 4, [0.1, 0.2, 0.3, 0.4], [0.0] * 4])
+    out += _with_reductions("zero_target", (z, zero_t), pk, (3,), 547)
+    far = np.array([[0.9, 0.95, 0.85, 1.0], [1e-4, 2e-4, 0.0, 5e-5], [0.5, 0.5, 0.5, 0.5]])
+    out += _with_reductions("far_from_1", (z, far), pk, (3,), 548)
+    out += _with_reductions("far_from_1-weight-smoothing", (z, far),
+                            {**pk, "label_smoothing": 0.2, "weight": np.array([1.0, 0.5, 2.0, 1.5])},
+                            (3,), 549)
+    out += _with_reductions("one_class-probs", (np.array([[0.3], [-7.0], [1e8]]),
+                                                np.array([[1.0], [0.5], [0.0]])), pk, (3,), 550)
+    out += _with_reductions("pos_inf-probs", (rows["pos_inf_rows"], soft_masked), pk, (3,), 551)
+    out += _with_reductions("nan-probs", (rows["nan_row"], soft_masked[1:]), pk, (2,), 552)
     return out
 
 
@@ -222,6 +295,14 @@ def _cce_cases() -> list[Case]:
     # p = 0 where q > 0: +inf loss, -inf gradient
     out += _with_reductions("zero_prob_positive_target",
                             (np.array([[0.0, 1.0]]), np.array([[0.5, 0.5]])), {}, (1,), 741)
+    # degenerate rows: a predicted row of zeros, a label row of zeros, labels far from
+    # summing to 1, one class
+    pz = np.array([[0.0, 0.0, 0.0], [0.2, 0.3, 0.5], [0.25, 0.25, 0.5]])
+    tz = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 0.0], [0.9, 0.8, 1.0]])
+    out += _with_reductions("zero_rows-zero_target-far_from_1", (pz, tz), {}, (3,), 742)
+    out += _with_reductions("zero_target-only", (pz[1:], tz[1:]), {}, (2,), 743)
+    out += _with_reductions("one_class", (np.array([[1.0], [1.0]]), np.array([[1.0], [0.25]])),
+                            {}, (2,), 744)
     return out
 
 
@@ -259,6 +340,15 @@ def _bcel_cases() -> list[Case]:
     tt = (r.uniform(0, 1, (5, 3)) > 0.5).astype(float)
     out += _with_reductions("posw_last_axis", (zz, tt), dict(pos_weight=np.array([0.5, 1.0, 4.0])),
                             (5, 3), 903)
+    # non-finite and large logits: +-inf under both labels (with smoothing every label is
+    # positive: +inf), NaN, +-3e4
+    zi = np.array([np.inf, np.inf, -np.inf, -np.inf, 3e4, -3e4, -2.5e4, 2.0])
+    ti = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.3])
+    out += _with_reductions("infinite_wide", (zi, ti), {}, zi.shape, 904)
+    out += _with_reductions("infinite_wide-smoothing", (zi, ti), dict(label_smoothing=0.1),
+                            zi.shape, 905)
+    out += _with_reductions("nan", (np.array([np.nan, 1.0, -1.0]), np.array([1.0, 0.0, 1.0])),
+                            {}, (3,), 906)
     return out
 
 
