@@ -1,9 +1,11 @@
 """Comparing a framework's output with an expected float64 array.
 
 Order of checks (as ONNX's runner does): shape, then the pattern of non-finite values,
-then the values. Every comparison returns a ``Comparison`` holding the errors (max abs,
-max rel, max ULP in the output's dtype) and the worst element, whether it passed or not,
-so the report can show how close each framework gets.
+then the values: the norm-wise criterion and the relative one on normal elements (both in
+lossconform/harness/tolerances.py). Every comparison returns a ``Comparison`` holding the
+errors (max abs, max rel, max ULP in the output's dtype, the worst ULP error over the
+elements whose expected value is a normal number of the dtype) and the worst element,
+whether it passed or not, so the report can show how close each framework gets.
 """
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from lossconform.dtypes import NUMPY_DTYPES, TINY, round_to, ulp  # noqa: F401  (re-exported)
+from lossconform.dtypes import MAX, NUMPY_DTYPES, TINY, round_to, ulp  # noqa: F401  (re-exported)
 from lossconform.harness.tolerances import Tolerance
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -26,7 +29,18 @@ class Comparison:
     expected_at_worst: float | None
     actual_at_worst: float | None
     scale: float = 0.0  # what atol was multiplied by
-    tolerance_used: float | None = None  # max of |a - e| / allowed: <= 1 passes; inf if non-finite mismatch
+    tolerance_used: float | None = None  # max of error / allowed over both criteria: <= 1 passes; inf if non-finite mismatch
+    #: largest |a - e| / ulp(e) over the elements whose expected value is normal in the
+    #: dtype (None: no such element); held to the relative bound or not
+    max_rel_ulp_normal: float | None = None
+    #: the relative bound (ULP) at the worst element, where the relative criterion holds it
+    rel_bound_at_worst: float | None = None
+    #: how many elements fail the norm-wise and the relative criterion
+    n_norm_fail: int = 0
+    n_rel_fail: int = 0
+    #: max over the held elements of |a - e| / ulp(e) / their relative bound (<= 1: relative
+    #: accuracy kept); None: no element held
+    rel_used: float | None = None
 
     def worst(self) -> dict[str, Any] | None:
         if self.worst_index is None:
@@ -38,12 +52,20 @@ class Comparison:
         }
 
 
+def normal_mask(expected: np.ndarray, dtype: str) -> np.ndarray:
+    """The elements whose value is a normal number of ``dtype`` (finite, TINY <= |e| <= MAX)."""
+    a = np.abs(expected)
+    return np.isfinite(a) & (a >= TINY[dtype]) & (a <= MAX[dtype])
+
+
 def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tol: Tolerance,
             scale_floor: float = 0.0) -> Comparison:
-    """Compare element-wise; see lossconform/harness/tolerances.py for the criterion.
+    """Compare element-wise; see lossconform/harness/tolerances.py for both criteria.
 
     ``scale_floor`` is the natural magnitude of the computation's intermediate values (see
     lossconform/harness/check.py: ``natural_scale``); the norm-wise term is atol * max(max|e|, floor).
+    The relative bound of each element comes from ``tol.relative_bound`` (kappa from the
+    check's Conditioning, 1 when there is none).
     """
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
@@ -63,19 +85,39 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tol: Tolerance
         ulps = np.where(diff == 0, 0.0, diff / ulp(np.where(fin_e, e, 0.0), dtype))
     scale = max(float(np.max(np.abs(e[fin_e]))) if fin_e.any() else 0.0, scale_floor)
     allowed = tol.atol * scale + TINY[dtype] + tol.rtol * np.where(fin_e, np.abs(e), 0.0)
-    excess = diff - allowed
+    norm_bad = diff > allowed
     with np.errstate(divide="ignore", invalid="ignore"):
         used = np.where(diff == 0, 0.0, diff / allowed)
-    worst = np.unravel_index(int(np.argmax(excess)), e.shape)
-    ok = bool(np.all(excess <= 0))
+
+    # the relative criterion, on normal elements of the expected values
+    normal = normal_mask(e, dtype)
+    max_rel_ulp_normal = float(np.max(ulps[normal])) if normal.any() else None
+    bound = tol.relative_bound(e)
+    held = normal & np.isfinite(bound)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_used = np.where(held & (ulps > 0), ulps / bound, 0.0)
+    rel_bad = held & (ulps > bound)
+    used = np.maximum(used, rel_used)
+
+    worst = np.unravel_index(int(np.argmax(used)), e.shape)
+    n_norm, n_rel = int(np.count_nonzero(norm_bad)), int(np.count_nonzero(rel_bad))
+    ok = n_norm == 0 and n_rel == 0
     problem = None
     if not ok:
+        parts = []
         if not same_nonfinite.all():
             k = int(np.count_nonzero(~same_nonfinite))
-            problem = f"non-finite pattern differs at {k} of {e.size} elements"
-        else:
-            k = int(np.count_nonzero(excess > 0))
-            problem = f"{k} of {e.size} elements outside tolerance"
+            parts.append(f"non-finite pattern differs at {k} of {e.size} elements")
+        elif n_norm:
+            parts.append(f"{n_norm} of {e.size} elements outside tolerance")
+        if n_rel:
+            i = np.unravel_index(int(np.argmax(np.where(rel_bad, rel_used, -1.0))), e.shape)
+            parts.append(
+                f"{n_rel} of {int(np.count_nonzero(held))} normal elements lose relative "
+                f"accuracy (worst {_num(ulps[i])} ULP of its own magnitude, bound "
+                f"{_num(bound[i])} ULP, at index {tuple(int(j) for j in i)}: expected "
+                f"{float(e[i])!r}, got {float(a[i])!r})")
+        problem = "; ".join(parts)
     return Comparison(
         ok,
         problem,
@@ -87,4 +129,14 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tol: Tolerance
         float(a[worst]),
         scale,
         float(np.max(used)),
+        max_rel_ulp_normal,
+        float(bound[worst]) if held[worst] else None,
+        n_norm,
+        n_rel,
+        float(np.max(rel_used)) if held.any() else None,
     )
+
+
+def _num(x: float) -> str:
+    x = float(x)
+    return f"{x:.3g}" if x < 1e4 else f"{x:.2e}"
