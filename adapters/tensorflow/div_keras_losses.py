@@ -5,6 +5,8 @@ loss's dtype.
 
 Each entry follows its predicate, example and (where not shared) model; the Keras models
 themselves are in keras_models.py. Keyed on Keras's version (``package="keras"``).
+``observed`` pins what each text says Keras returns on the example; ``finding`` marks the bugs
+to report upstream (findings.py).
 """
 from __future__ import annotations
 
@@ -15,12 +17,14 @@ import numpy as np
 
 from lossconform.contract import Call
 from lossconform.divergences import Divergence, ModelResult
+from lossconform.divergences.entry import Observed
 from lossconform.divergences.numerics import (
     EXAMPLE_LOGITS, all_ignored, all_of, class_axis, classes_last, empty_reduced,
     example_call, label_smoothing, label_smoothing_out_of_range, some_ignored,
 )
 from lossconform.dtypes import round_to
 
+from . import findings as _findings
 from .keras_models import (
     KERAS_2_AND_3, KERAS_3, KERAS_LOSS_BASE, KERAS_LOSSES, binary_model, categorical_model,
     keras_binary, keras_categorical,
@@ -136,6 +140,7 @@ _entries.append(Divergence(
     applies=_smoothing_axis_not_last,
     model=lambda c: keras_categorical(c, from_logits=c.op == "cross_entropy", sparse=False),
     example=_ex_smoothing_axis,
+    finding=_findings.LABEL_SMOOTHING_AXIS,
 ))
 
 
@@ -218,6 +223,9 @@ _entries.append(Divergence(
     applies=all_ignored,
     model=_all_ignored_is_zero,
     example=_ex_all_ignored,
+    observed=(Observed("forward", "0", "a batch with nothing valid has loss 0"),
+              Observed("forward", "nan", "the reference (and torch) compute 0/0 = NaN",
+                       framework="torch", entry_points=("torch.nn.functional.cross_entropy",))),
 ))
 
 
@@ -252,6 +260,11 @@ _entries.append(Divergence(
     applies=empty_reduced,
     model=_empty_batch_unreduced,
     example=_ex_empty,
+    observed=(Observed("forward", "", "the loss object gives an empty tensor of shape (0,)"),
+              Observed("forward", "0", "('sum' 0 ...) as tf.reduce_sum/tf.reduce_mean and torch "
+                                       "do", framework="torch",
+                       entry_points=("torch.nn.functional.cross_entropy",))),
+    finding=_findings.EMPTY_BATCH_UNREDUCED,
 ))
 
 
@@ -310,6 +323,7 @@ _narrow.append(Divergence(
     applies=_labels_round,
     model=_labels_in_dtype,
     example=_ex_labels_round,
+    finding=_findings.SPARSE_LABELS_ROUNDED,
 ))
 
 

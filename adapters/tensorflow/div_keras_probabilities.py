@@ -3,6 +3,8 @@ its bounds in float16/bfloat16, and the float16 reciprocal in the log's gradient
 
 Each entry follows its predicate, example and (where not shared) model; the Keras models
 themselves are in keras_models.py. Keyed on Keras's version (``package="keras"``).
+``observed`` pins what each text says Keras returns (0 gradients, inf, NaN) on the example;
+``finding`` marks the bugs to report upstream (findings.py).
 """
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ import numpy as np
 
 from lossconform.contract import Call
 from lossconform.divergences import Divergence
+from lossconform.divergences.entry import Observed
 from lossconform.divergences.numerics import all_of, classes_last, example_call, narrow_dtype
 from lossconform.dtypes import round_to
 
+from . import findings as _findings
 from .keras_models import (
     KERAS_2_AND_3, KERAS_3, KERAS_NN, TF_PYTHON_OPS, binary_model, categorical_model,
     keras_clip_bounds,
@@ -96,13 +100,18 @@ _entries.append(Divergence(
     explanation="After renormalising, Keras clips with tf.clip_by_value(output, "
                 "epsilon(), 1 - epsilon()) (keras.config.epsilon() = 1e-7) so that log "
                 "stays finite: a zero probability under a positive target costs "
-                "-log(1e-7) = 16.118 instead of +inf, and the gradient is exactly 0 where "
-                "a value was clipped.",
+                "-log(1e-7) = 16.118 instead of +inf. The clip passes no gradient to a "
+                "clipped value, but the renormalisation before it does: a clipped entry "
+                "still gets the derivative of sum(output) (the sum of t_c / sum(output) "
+                "over the unclipped entries), so its gradient is not 0.",
     link=f"{KERAS_NN} (categorical_crossentropy: tf.clip_by_value(output, "
          "backend.epsilon(), 1.0 - backend.epsilon()))",
     applies=_clipped,
     model=categorical_model(),
     example=_ex_cce_clip,
+    observed=(Observed("gradient", "+ * * | * * *",
+                       "a clipped entry still gets the derivative of sum(output) ... its "
+                       "gradient is not 0"),),
 ))
 
 
@@ -167,6 +176,7 @@ _entries.append(Divergence(
     applies=_sparse_probs,
     model=categorical_model(sparse=True),
     example=_ex_sparse,
+    observed=(Observed("gradient", "* * * | 0 * *", "Gradient is 0 on clipped entries"),),
 ))
 
 
@@ -195,6 +205,7 @@ _entries.append(Divergence(
     applies=_clipped,
     model=binary_model,
     example=_ex_bce_clip,
+    observed=(Observed("gradient", "0 0 + 0", "Gradient 0 where clipped"),),
 ))
 
 
@@ -229,6 +240,14 @@ _entries.append(Divergence(
     applies=_bce_half_at_bounds,
     model=binary_model,
     example=_ex_bce_half,
+    observed=(Observed("forward", "+inf +", "log(1 - 1) = -inf, times (1 - t) gives inf for "
+                                            "t < 1"),
+              Observed("forward", "nan +", "0 * -inf = nan for t = 1",
+                       call=lambda: example_call(
+                           "binary_cross_entropy", [[1.0, 0.5], [0.25, 0.75]], dtype="float16",
+                           target=[[1.0, 1.0], [0.0, 1.0]], options={"reduction": "none"},
+                           grad=False))),
+    finding=_findings.BCE_FLOAT16_UPPER_CLIP,
 ))
 
 
@@ -273,6 +292,9 @@ _narrow.append(Divergence(
     applies=_half_reciprocal_overflows,
     model=categorical_model(),
     example=_ex_half_reciprocal,
+    observed=(Observed("gradient", "nan nan nan | finite finite finite",
+                       "0 * inf = NaN ... spreads it over the whole row"),),
+    finding=_findings.CCE_GRAD_FLOAT16_RECIPROCAL,
 ))
 
 _narrow.append(Divergence(
@@ -294,6 +316,8 @@ _narrow.append(Divergence(
     applies=_half_reciprocal_overflows,
     model=categorical_model(sparse=True),
     example=_ex_half_reciprocal,
+    observed=(Observed("gradient", "+inf * * | finite finite finite",
+                       "that entry's gradient is inf"),),
 ))
 
 DIVERGENCES: tuple[Divergence, ...] = tuple(_entries)

@@ -3,6 +3,8 @@ kernel's gradient and -inf handling, softmax on NaN/+inf, weighted_cross_entropy
 the log_softmax gradient and the float16 mean in float16.
 
 Each entry follows its predicate, example and model. Keyed on TensorFlow's version.
+``observed`` pins what each text says TensorFlow returns (NaN, inf, 0) on the example, and what
+it says of torch where it compares; ``finding`` marks the bugs to report upstream (findings.py).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import numpy as np
 from lossconform import reference as R
 from lossconform.contract import Call
 from lossconform.divergences import Divergence, ModelResult
+from lossconform.divergences.entry import Observed
 from lossconform.divergences.numerics import (
     cancelling_logits_example, infinite_logits_example,
     EXAMPLE_LOGITS, F16_MAX, all_of, class_axis, classes_back, classes_last,
@@ -19,6 +22,7 @@ from lossconform.divergences.numerics import (
 )
 from lossconform.dtypes import round_to
 
+from . import findings as _findings
 from .keras_models import (
     KERAS_LOSS_BASE, KERAS_NN, TF_KERNELS, TF_PYTHON_OPS, keras_binary, keras_categorical,
 )
@@ -86,14 +90,29 @@ _entries.append(Divergence(
     explanation="The SoftmaxCrossEntropyWithLogits kernel computes the loss as "
                 "sum_c labels_c * (log(sum exp(shifted)) - shifted_c): at a -inf logit "
                 "with label 0 that is 0 * inf = NaN, and the row's loss is NaN. The "
-                "reference (and the sparse kernel, and torch) give the -inf logit "
-                "probability 0 and drop its zero-weighted term: the loss is finite (or "
-                "+inf where the label's own logit is -inf).",
+                "reference and the sparse kernel give the -inf logit probability 0 and "
+                "drop its zero-weighted term: the loss is finite (or +inf where the label's "
+                "own logit is -inf). torch agrees with the reference for index targets only: "
+                "with probability targets torch computes -(log_softmax(z) * t).sum(), the "
+                "same 0 * -inf, and its loss is NaN as well.",
     link=f"{TF_KERNELS}xent_op.h (loss = (labels * (log(sum_exp) - shifted_logits)).sum()); "
-         "https://github.com/tensorflow/tensorflow/issues/8484",
+         "https://github.com/tensorflow/tensorflow/issues/8484; torch: "
+         "https://github.com/pytorch/pytorch/blob/v2.13.0/aten/src/ATen/native/LossNLL.cpp "
+         "(cross_entropy_loss_prob_target: -(input * target).sum(class_dim))",
     applies=neg_inf_under_zero_label,
     model=lambda c: keras_categorical(c, from_logits=True, sparse=False),
     example=_ex_neg_inf,
+    observed=(
+        Observed("forward", "nan +", "at a -inf logit with label 0 ... the row's loss is NaN"),
+        Observed("forward", "+ +", "torch agrees with the reference for index targets",
+                 framework="torch", entry_points=("torch.nn.functional.cross_entropy",)),
+        Observed("forward", "nan +", "with probability targets torch ... its loss is NaN "
+                                     "as well",
+                 framework="torch", entry_points=("torch.nn.functional.cross_entropy",),
+                 call=lambda: _ex_neg_inf().replace(
+                     target=np.eye(4)[[0, 1]], target_kind="probs")),
+    ),
+    finding=_findings.SOFTMAX_CE_NEG_INF,
 ))
 
 
@@ -122,22 +141,43 @@ def _ex_softmax_nan() -> Call:
 
 _entries.append(Divergence(
     id="tf-softmax-nonfinite-stays-local-float32",
-    title="tf.nn.softmax (float32/bfloat16) puts NaN only at NaN/+inf logits, 0 elsewhere",
+    title="tf.nn.softmax (float32/bfloat16, oneDNN) does not propagate NaN: NaN at the "
+          "NaN/+inf logits, 0 elsewhere",
     framework="tensorflow",
     entry_points=("tf.nn.softmax",),
     versions=">=2.0",
     kinds=("forward",),
-    trigger="a NaN or +inf logit in float32 or bfloat16 (float64 and float16 give a NaN "
-            "row; an all -inf row is NaN everywhere, as in the reference)",
-    explanation="In float32 and bfloat16 (CPU) the row's finite entries come out as "
-                "exactly 0 and only the NaN / +inf entries as NaN (row [nan, 0, 1] -> "
-                "[nan, 0, 0]; [inf, 0, 1] -> [nan, 0, 0]); the reference, float64 and "
-                "float16 TF, and torch make the whole row NaN. Observed on TF 2.21 CPU; "
-                "the float32 path is the vectorised (oneDNN/Eigen) softmax kernel.",
-    link=f"{TF_KERNELS}softmax_op_functor.h",
+    trigger="a NaN or +inf logit in float32 or bfloat16 with oneDNN on (TF's default on "
+            "x86-64 CPUs; float64 and float16 give a NaN row; an all -inf row is NaN "
+            "everywhere, as in the reference)",
+    explanation="In float32 and bfloat16 (CPU, oneDNN) the NaN / +inf entries come out as "
+                "NaN and the row's other entries as exactly 0 (row [nan, 0, 1] -> "
+                "[nan, 0, 0]; [inf, 0, 1] -> [nan, 0, 0]): NaN does not propagate through "
+                "the row (from 16 classes on, a NaN also reaches one mirrored lane: "
+                "tf-softmax-nan-leaks-to-mirror-lane-onednn). The reference, float64 and "
+                "float16 TF, and torch make the whole row NaN. Measured on TF 2.21 CPU: it "
+                "is the oneDNN softmax (the kernel "
+                "TF_ENABLE_ONEDNN_OPTS selects); with TF_ENABLE_ONEDNN_OPTS=0 the Eigen "
+                "kernel gives the NaN row in float32 and bfloat16 too.",
+    link=f"{TF_KERNELS}softmax_op_functor.h (Eigen); {TF_KERNELS}mkl/mkl_softmax_op.cc "
+         "(oneDNN)",
     applies=_nan_or_inf_in_softmax,
     model=_softmax_nan_stays_local,
     example=_ex_softmax_nan,
+    observed=(
+        Observed("forward", "nan 0 0 | nan 0 0 | + + +",
+                 "row [nan, 0, 1] -> [nan, 0, 0]; [inf, 0, 1] -> [nan, 0, 0]"),
+        Observed("forward", "nan nan nan | nan nan nan | + + +",
+                 "float64 and float16 TF ... make the whole row NaN",
+                 call=lambda: _ex_softmax_nan().replace(dtype="float64")),
+        Observed("forward", "nan nan nan | nan nan nan | + + +",
+                 "float64 and float16 TF ... make the whole row NaN",
+                 call=lambda: _ex_softmax_nan().replace(dtype="float16")),
+        Observed("forward", "nan nan nan | nan nan nan | + + +",
+                 "torch make[s] the whole row NaN", framework="torch",
+                 entry_points=("torch.nn.functional.softmax",)),
+    ),
+    finding=_findings.SOFTMAX_NONFINITE,
 ))
 
 
@@ -175,6 +215,10 @@ _entries.append(Divergence(
     applies=infinite_logit,
     model=_sigmoid_ce,
     example=infinite_logits_example,
+    observed=(Observed("forward", "nan nan nan +inf",
+                       "NaN at z = +inf (t = 1 or 0) and at z = -inf with t = 0; -inf under "
+                       "target 1 gives the right +inf"),),
+    finding=_findings.SIGMOID_CE_INFINITE,
 ))
 
 
@@ -206,6 +250,7 @@ _entries.append(Divergence(
     applies=infinite_logit,
     model=_keras_bce_logits,
     example=_ex_infinite_logit_mean,
+    observed=(Observed("forward", "nan", "the NaN spreads to the row's mean"),),
 ))
 
 
@@ -275,6 +320,10 @@ _entries.append(Divergence(
     applies=_logit_zero,
     model=_weighted_ce,
     example=_ex_logit_zero,
+    observed=(Observed("gradient", "* 0 * | * * *",
+                       "at z = 0 the lw term contributes nothing: the gradient is (1 - t), "
+                       "0 for t = 1 where the derivative is -pos_weight / 2"),),
+    finding=_findings.WEIGHTED_CE_GRAD_AT_ZERO,
 ))
 
 
@@ -288,14 +337,18 @@ _entries.append(Divergence(
     trigger="a logit of +inf or -inf (the 'pos_inf' and 'neg_inf' regimes)",
     explanation="The op evaluates (1 - t) z + lw (log1p(exp(-|z|)) + relu(-z)): at z = +inf "
                 "with t = 1 the first term is 0 * inf = NaN, at z = -inf with t = 0 it is "
-                "-inf + inf = NaN, where the loss is 0 (a certain, correct prediction) or "
-                "+inf. The reference evaluates (1 - t) softplus(z) + pos_weight t softplus(-z) "
-                "with 0 * inf taken as 0.",
+                "-inf + inf = NaN and with t = 1 it is 0 * (-inf) = NaN, where the loss is 0 "
+                "(a certain, correct prediction) or +inf; z = +inf under t = 0 gives the "
+                "right +inf. The reference evaluates (1 - t) softplus(z) + pos_weight t "
+                "softplus(-z) with 0 * inf taken as 0.",
     link=f"{TF_PYTHON_OPS}nn_impl.py (weighted_cross_entropy_with_logits_v2: (1 - labels) * "
          "logits + log_weight * (log1p(exp(-abs(logits))) + relu(-logits)))",
     applies=infinite_logit,
     model=_weighted_ce,
     example=infinite_logits_example,
+    observed=(Observed("forward", "nan nan +inf nan",
+                       "NaN at z = +inf with t = 1 and at z = -inf (t = 0 or 1); z = +inf "
+                       "under t = 0 gives the right +inf"),),
 ))
 
 
@@ -321,6 +374,7 @@ _entries.append(Divergence(
     applies=logits_cancel,
     model=_weighted_ce,
     example=cancelling_logits_example,
+    finding=_findings.WEIGHTED_CE_CANCELLATION,
 ))
 
 
@@ -378,6 +432,9 @@ _narrow.append(Divergence(
     applies=_half_cotangent_sum_overflows,
     model=_log_softmax_grad_half,
     example=_ex_log_softmax_half,
+    observed=(Observed("gradient", "-inf ...", "every entry of the row is g - inf * p = "
+                                               "-inf"),),
+    finding=_findings.LOG_SOFTMAX_GRAD_FLOAT16,
 ))
 
 
@@ -437,6 +494,9 @@ _narrow.append(Divergence(
     applies=_half_count_overflows,
     model=_half_mean,
     example=confident_items_float16,
+    observed=(Observed("forward", "0", "the mean is 0"),
+              Observed("gradient", "0 ...", "the gradient cotangent / inf is 0")),
+    finding=_findings.MEAN_FLOAT16,
 ))
 
 DIVERGENCES: tuple[Divergence, ...] = tuple(_entries)

@@ -26,11 +26,15 @@ from lossconform.divergences import Divergence
 from . import div_keras_losses as _losses
 from . import div_keras_probabilities as _probabilities
 from . import div_tf_kernels as _kernels
+from . import div_regimes as _regimes
+from . import div_provenance as _provenance  # first: under x_source it replaces the clip models
 
-_TOPICS = (_probabilities, _losses, _kernels)
+_TOPICS = (_provenance, _probabilities, _losses, _kernels)
 
 DIVERGENCES: tuple[Divergence, ...] = (
     tuple(d for m in _TOPICS for d in m.DIVERGENCES)
     + tuple(d for m in _TOPICS for d in m.NARROW_DTYPE_DIVERGENCES)
     + _losses.FLOAT32_CLASS_DIVERGENCES
+    + _regimes.DIVERGENCES  # the regimes of issue 10, section 4 (tried last)
+    + __import__(f"{__package__}.div_accuracy", fromlist=["_"]).DIVERGENCES  # relative accuracy (issue 10, section 5)
 )

@@ -4,6 +4,8 @@ intermediates that overflow (nll_loss's total weight, label smoothing's class su
 
 Each entry follows its predicate, example and model, built from the reference and the
 framework-neutral pieces of lossconform.divergences.numerics. Keyed on torch's version.
+``observed`` pins what each text says torch returns (NaN, inf, 0) on the example; ``finding``
+marks the entries that are bugs to report upstream (their repros are in findings.py).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 from lossconform import reference as R
 from lossconform.contract import Call
 from lossconform.divergences import Divergence, ModelResult
+from lossconform.divergences.entry import Observed
 from lossconform.divergences.numerics import (
     cancelling_logits_example, infinite_logits_example,
     EXAMPLE_LOGITS, F16_MAX, classes_last, confident_items_float16, cotangent, example_call,
@@ -19,6 +22,8 @@ from lossconform.divergences.numerics import (
     reduce_losses, wants_grad,
 )
 from lossconform.dtypes import round_to
+
+from . import findings as _findings
 
 _LOSS = "https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/Loss.cpp"
 _LOSS_NLL = "https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/LossNLL.cpp"
@@ -68,18 +73,22 @@ _entries.append(Divergence(
     entry_points=_BCE_LOGITS,
     versions=">=2.0",
     kinds=("forward",),
-    trigger="a logit of +inf with target 1 (or any target < 1 at -inf, or 0 < t at +inf with "
-            "target 0): the 'pos_inf' and 'neg_inf' regimes",
+    trigger="a logit of +inf under target 1, or of -inf under any target (the 'pos_inf' and "
+            "'neg_inf' regimes); +inf under a target < 1 gives the right +inf",
     explanation="torch computes (1 - t) z - log_sigmoid(z): at z = +inf with t = 1 that is "
-                "0 * inf = NaN, at z = -inf it is -inf - (-inf) = NaN, where the loss is "
-                "0 (a certain, correct prediction) or +inf. The gradient, sigmoid(z) - t, "
-                "stays exact. The reference evaluates (1 - t) softplus(z) + t softplus(-z) "
-                "with 0 * inf taken as 0.",
+                "0 * inf = NaN, at z = -inf it is (1 - t)(-inf) - (-inf) = NaN (0 * -inf "
+                "for t = 1), where the loss is 0 (a certain, correct prediction) or +inf. "
+                "The gradient, sigmoid(z) - t, stays exact. The reference evaluates "
+                "(1 - t) softplus(z) + t softplus(-z) with 0 * inf taken as 0.",
     link=f"{_LOSS} (binary_cross_entropy_with_logits: (1 - target).mul_(input)"
          ".sub_(log_sigmoid_input))",
     applies=infinite_logit,
     model=_bce_logits,
     example=infinite_logits_example,
+    observed=(Observed("forward", "nan nan +inf nan",
+                       "NaN at z = +inf with t = 1 and at z = -inf (t = 0 or 1); +inf under "
+                       "target 0 at z = +inf is right"),),
+    finding=_findings.BCE_LOGITS_INFINITE,
 ))
 
 
@@ -104,6 +113,14 @@ _entries.append(Divergence(
     applies=logits_cancel,
     model=_bce_logits,
     example=cancelling_logits_example,
+    observed=(Observed("forward", "+ + + 0",
+                       "an absolute error of about ulp(|z|) per element: the loss of 3.8e-16 "
+                       "at z = -35.5 comes out as 0",
+                       call=lambda: example_call(
+                           "binary_cross_entropy_with_logits", [-32.25, -30.5, -33.0, -35.5],
+                           target=[0.0, 0.0, 0.0, 0.0], options={"reduction": "none"},
+                           grad=False)),),
+    finding=_findings.BCE_LOGITS_CANCELLATION,
 ))
 
 
@@ -164,6 +181,8 @@ _entries.append(Divergence(
     applies=_log_clamped,
     model=_bce,
     example=_ex_log_clamp,
+    observed=(Observed("forward", "+", "the loss is finite (at most 100 per element) where "
+                                       "the reference gives +inf"),),
 ))
 
 
@@ -196,6 +215,9 @@ _entries.append(Divergence(
     applies=_grad_eps_bounds,
     model=_bce,
     example=_ex_grad_eps,
+    observed=(Observed("gradient", "- + - -",
+                       "the gradient is bounded by 1e12 (finite) where the reference's is "
+                       "infinite at p = 0 or 1"),),
 ))
 
 
@@ -241,6 +263,8 @@ _entries.append(Divergence(
     applies=_has_minus_100,
     model=_ignore_minus_100,
     example=_ex_minus_100,
+    observed=(Observed("gradient", "0 0 0 0 | * * * * | * * * *",
+                       "such an item is dropped: its gradient is 0"),),
 ))
 
 
@@ -301,6 +325,7 @@ _entries.append(Divergence(
     applies=label_smoothing_negative,
     model=_without_smoothing,
     example=_ex_negative_smoothing,
+    finding=_findings.LABEL_SMOOTHING_NEGATIVE,
 ))
 
 
@@ -347,6 +372,10 @@ _entries.append(Divergence(
     applies=_half_total_weight_overflows,
     model=_mean_half_total_weight,
     example=confident_items_float16,
+    observed=(Observed("forward", "0", "the mean is sum / inf = 0"),
+              Observed("gradient", "0 ...", "the backward divides the cotangent by the same "
+                                            "inf: the gradient is 0")),
+    finding=_findings.NLL_MEAN_FLOAT16,
 ))
 
 
@@ -422,6 +451,11 @@ _entries.append(Divergence(
     applies=_smooth_sum_overflows,
     model=_half_smooth_sum,
     example=_ex_smooth_many_classes,
+    observed=(Observed("forward", "+inf", "the intermediate overflows to inf and so does the "
+                                          "loss"),),
+    finding=_findings.LABEL_SMOOTHING_FLOAT16,
 ))
 
-DIVERGENCES: tuple[Divergence, ...] = tuple(_entries)
+from .div_regimes import DIVERGENCES as _REGIMES  # noqa: E402  (regimes of issue 10, section 4)
+from .div_accuracy import DIVERGENCES as _ACCURACY  # noqa: E402  (relative accuracy, issue 10 section 5)
+DIVERGENCES: tuple[Divergence, ...] = tuple(_entries) + _REGIMES + _ACCURACY
