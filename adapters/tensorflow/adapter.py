@@ -3,11 +3,14 @@
 The plug-in in four parts: ``entry_points.py`` (the entry table: what each public function
 or loss class computes and can express, as ``Capabilities``), ``plans.py`` (one builder per
 family that writes a call as source: the tensors to build, an optional loss-object
-constructor and one Python expression), ``conventions.py`` (TensorFlow's and Keras'
-conventions, with sources) and this module: loading, ``evaluate`` and ``repro``.
-:meth:`TensorFlowAdapter.evaluate` runs exactly the source of the plan (compiled once, eagerly,
-under ``tf.GradientTape``) and :meth:`TensorFlowAdapter.repro` prints it, so the snippet in a
-report is the code that produced the number.
+constructor and one Python expression), ``conventions.py`` (where TensorFlow and Keras
+document each conventions topic; the observations are pinned in ``convention_pins.json``)
+and this module: loading, ``evaluate`` and ``repro``.
+:meth:`TensorFlowAdapter.evaluate` executes exactly the statements of the plan's program
+(``plans.program``: compiled once; under ``tf.GradientTape``, eagerly or inside one
+``tf.function``, with the call's facets, ``FACETS``; input provenance in ``provenance.py``)
+and :meth:`TensorFlowAdapter.repro` prints them, so the snippet in a report is the code that
+produced the number.
 
 TensorFlow is imported lazily (inside methods): importing this module never imports it.
 ``TF_CPP_MIN_LOG_LEVEL`` defaults to "2" before the import; ``TF_ENABLE_ONEDNN_OPTS`` is left
@@ -16,6 +19,7 @@ as the environment has it (each run's results record its value).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
@@ -24,27 +28,32 @@ import numpy as np
 from lossconform.contract import Adapter, Call, EntryPointSpec, Evaluation, Output, Unsupported
 
 from . import invalid as _invalid
-from .conventions import CONVENTIONS
+from .conventions import SOURCES
 from .divergences import DIVERGENCES
 from .entry_points import BY_NAME, ENTRIES
-from .plans import Plan, Reason, build_plan
+from .plans import FACETS, Program, Reason, build_plan, program
 
 
 @lru_cache(maxsize=None)
-def _compiled(source: str) -> Any:
-    return compile(source, "<lossconform-tensorflow>", "eval")
+def _compiled(source: str, mode: str = "eval") -> Any:
+    return compile(source, "<lossconform-tensorflow>", mode)
 
 
 class TensorFlowAdapter(Adapter):
     """``lossconform.contract.Adapter`` for TensorFlow and Keras 3 (TensorFlow backend)."""
 
     framework = "tensorflow"
+    convention_sources: Mapping[str, str] = SOURCES
+    convention_pins_file = str(Path(__file__).with_name("convention_pins.json"))
     divergences = DIVERGENCES
     invalid_outcomes = _invalid.INVALID_OUTCOMES
     # quiet start-up logs; one intra-/inter-op thread per process (xdist runs one per core)
     process_environment = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_NUM_INTRAOP_THREADS": "1",
                            "TF_NUM_INTEROP_THREADS": "1"}
     numerics_variables = ("TF_", "XLA_", "KERAS_")
+    #: axis_arg, arg_dtypes, swap_args, omit_args, x_source (provenance.py), mode: plans.py
+    facets = FACETS
+    from .settings import settings  # the settings a user may have (settings.py): a method
 
     def versions(self) -> Mapping[str, str]:
         tf, keras = self._load()
@@ -78,7 +87,6 @@ class TensorFlowAdapter(Adapter):
         self._mods: tuple[Any, Any] | None = None
         self._losses: dict[str, Any] = {}
         self._devices: tuple[str, ...] | None = None
-        self.conventions: Mapping[str, Any] = dict(CONVENTIONS)
 
     # -- framework loading -------------------------------------------------------------
     def _load(self) -> tuple[Any, Any]:
@@ -123,42 +131,40 @@ class TensorFlowAdapter(Adapter):
             return "no GPU visible to TensorFlow"
         return None
 
-    def _plan(self, entry_point: str, call: Call) -> Plan | str:
-        """The plan of a supported call, or the reason it is unsupported."""
+    def _plan(self, entry_point: str, call: Call) -> Program | str:
+        """The program of a supported call (its plan written out with the call's facets),
+        or the reason it is unsupported."""
         reason = self.unsupported(entry_point, call)
-        return reason if reason else build_plan(BY_NAME[entry_point], call)
+        return reason if reason else program(build_plan(BY_NAME[entry_point], call), call)
 
     # -- running ---------------------------------------------------------------------------
     def evaluate(self, entry_point: str, call: Call) -> Evaluation:
-        plan = self._plan(entry_point, call)
-        if isinstance(plan, str):
-            raise Unsupported(plan)
+        """Executes the program's statements (exactly what ``repro`` prints)."""
+        prog = self._plan(entry_point, call)
+        if isinstance(prog, str):
+            raise Unsupported(prog)
         tf, keras = self._load()
-        arrays = {"np": np, "target": call.target, "weight": call.option("weight"),
+        arrays = {"np": np, "x": call.x, "target": call.target, "weight": call.option("weight"),
                   "pos_weight": call.option("pos_weight"),
                   "sample_weight": call.option("sample_weight")}
-        env: dict[str, Any] = {"tf": tf, "keras": keras}
+        env: dict[str, Any] = {"tf": tf, "keras": keras, "grad_output": call.grad_output}
         with tf.device("/GPU:0" if call.device == "gpu" else "/CPU:0"):
-            x = tf.constant(call.x, dtype=call.dtype)
-            env["x"] = x
-            for name, src, dt in plan.tensors:
-                env[name] = tf.constant(eval(_compiled(src), arrays), dtype=dt)
-            if plan.ctor is not None:
-                env["loss_fn"] = self._loss_object(plan.ctor, tf, keras)
-            code = _compiled(plan.expr)
-            if call.grad_output is None or not plan.grad:
-                out = eval(code, env)
+            with np.errstate(divide="ignore", invalid="ignore"):  # log(0) of an x_source
+                for name, src, dt in prog.tensors:
+                    env[name] = tf.constant(eval(_compiled(src), arrays), dtype=dt)
+            if prog.ctor is not None:
+                env["loss_fn"] = self._loss_object(prog.ctor, tf, keras)
+            exec(_compiled("\n".join(prog.forward), "exec"), env)  # noqa: S102
+            out = env["out"]
+            if not prog.grad:
                 return Evaluation(_output(out), None)
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                out = eval(code, env)
-            if tuple(out.shape) != np.shape(call.grad_output):
-                # The output's shape is not the canonical one (e.g. Keras returns an empty
-                # tensor for a reduced empty batch): report the forward, give no gradient.
-                return Evaluation(_output(out), None)
-            grad = tape.gradient(out, x,
-                                 output_gradients=tf.constant(call.grad_output, dtype=out.dtype),
-                                 unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            if prog.eager:
+                if tuple(out.shape) != np.shape(call.grad_output):
+                    # The output's shape is not the canonical one (e.g. Keras returns an
+                    # empty tensor for a reduced empty batch): the forward, no gradient.
+                    return Evaluation(_output(out), None)
+                exec(_compiled("\n".join(prog.gradient), "exec"), env)  # noqa: S102
+            grad = env["grad"]
         return Evaluation(_output(out), _output(grad))
 
     def _loss_object(self, ctor: str, tf: Any, keras: Any) -> Any:
@@ -168,9 +174,9 @@ class TensorFlowAdapter(Adapter):
         return obj
 
     def repro(self, entry_point: str, call: Call) -> str:
-        plan = self._plan(entry_point, call)
-        if isinstance(plan, str):
-            return f"# unsupported: {plan}"
+        prog = self._plan(entry_point, call)
+        if isinstance(prog, str):
+            return f"# unsupported: {prog}"
         dev = "/GPU:0" if call.device == "gpu" else "/CPU:0"
         lines = [
             "import os",
@@ -180,23 +186,13 @@ class TensorFlowAdapter(Adapter):
             "import keras",
             f"with tf.device({dev!r}):",
         ]
-        body = [f"x = tf.constant(x, dtype={call.dtype!r})"]
-        for name, src, dt in plan.tensors:
-            body.append(f"{name} = tf.constant({src}, dtype={dt!r})")
-        if plan.ctor is not None:
-            body.append(f"loss_fn = {plan.ctor}")
-        expr = plan.expr
-        if call.grad_output is None or not plan.grad:
-            body.append(f"out = {expr}")
-            body_grad: list[str] = []
-        else:
-            body += ["with tf.GradientTape() as tape:", "    tape.watch(x)",
-                     f"    out = {expr}"]
-            body_grad = ["grad = tape.gradient(out, x, output_gradients=tf.constant("
-                         "grad_output, dtype=out.dtype), "
-                         "unconnected_gradients=tf.UnconnectedGradients.ZERO)",
-                         "print('gradient', grad.dtype.name, grad.numpy())"]
-        body += ["print('forward', out.dtype.name, out.numpy())"] + body_grad
+        body = [f"{name} = tf.constant({src}, dtype={dt!r})" for name, src, dt in prog.tensors]
+        if prog.ctor is not None:
+            body.append(f"loss_fn = {prog.ctor}")
+        body += list(prog.forward) + (list(prog.gradient) if prog.grad else [])
+        body.append("print('forward', out.dtype.name, out.numpy())")
+        if prog.grad:
+            body.append("print('gradient', grad.dtype.name, grad.numpy())")
         return "\n".join(lines + ["    " + b for b in body]) + "\n"
 
 

@@ -139,12 +139,13 @@ def test_entry_point_specs() -> None:
         assert set(s.dtypes) <= set(DTYPES)
 
 
-def test_conventions_are_data_with_sources() -> None:
-    for topic in ("class_axis", "target_formats", "default_reduction", "mean_divides_by",
-                  "from_logits_default", "epsilon_or_clamp", "label_smoothing_formula",
-                  "ignore_semantics", "output_dtype_rules", "nan_inf_behaviour"):
-        entry = ADAPTER.conventions[topic]
-        assert entry["value"] and entry["source"], topic
+def test_convention_sources_cover_every_topic_and_pins_exist() -> None:
+    from lossconform.probes import TOPICS
+
+    assert set(TOPICS) <= set(ADAPTER.convention_sources)
+    for topic, text in ADAPTER.convention_sources.items():
+        assert "https://" in text, topic
+    assert ADAPTER.convention_pins, "the plug-in pins its observed conventions"
 
 
 # -- every entry point, every dtype -----------------------------------------------------------
