@@ -6,23 +6,38 @@ plan drives both ``evaluate`` (the real call) and ``repro`` (the snippet a user 
 the two cannot drift apart. torch is imported only inside methods.
 
 What each entry point can express is data (``entry_points.py``: ``Capabilities``, from which
-``Adapter.unsupported`` derives every reason); the conventions are in ``conventions.py``.
+``Adapter.unsupported`` derives every reason); where each conventions topic is
+documented is in ``conventions.py``; the observed conventions are pinned in ``convention_pins.json``.
 """
 from __future__ import annotations
 
+import types
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from lossconform.capabilities import option_is_set
-from lossconform.contract import Adapter, Call, EntryPointSpec, Evaluation, Output
+from lossconform.contract import Adapter, Call, EntryPointSpec, Evaluation, Output, Setting
 from lossconform.ops import ACTIVATION, CATEGORICAL, OP
 
 from . import invalid as _invalid
-from .conventions import CONVENTIONS
+from .conventions import SOURCES
 from .divergences import DIVERGENCES
 from .entry_points import ENTRY_POINTS, SPECS
+
+
+#: the execution modes this plug-in declares (the ``mode`` facet): "eager" is the plain call;
+#: "torch.compile" compiles the entry point (the function, or the loss object) with
+#: ``torch.compile(..., dynamic=False)`` (TorchInductor, the default backend; static shapes, so
+#: a repro compiles exactly what evaluate ran) and calls the compiled callable
+MODES: tuple[str, ...] = ("eager", "torch.compile")
+#: dtype names an ``arg_dtypes`` facet may ask for (torch dtypes of the same name)
+ARG_DTYPES: tuple[str, ...] = ("float16", "bfloat16", "float32", "float64", "int64", "int32")
+#: the arguments an ``arg_dtypes`` facet may retype
+ARG_NAMES: tuple[str, ...] = ("target", "weight", "pos_weight")
 
 
 @dataclass(frozen=True)
@@ -32,9 +47,19 @@ class _Plan:
     name: str  # public callable, as written in user code
     is_module: bool  # a loss class: options go to the constructor
     scalar_kwargs: dict[str, Any] = field(default_factory=dict)  # dim, reduction, ...
-    tensor_kwargs: tuple[str, ...] = ()  # option names passed as tensors in x's dtype
+    tensor_kwargs: tuple[str, ...] = ()  # option names passed as tensors
     move_axis: int | None = None  # class axis moved to dim 1 before the call
-    target: str | None = None  # None | "int64" | "x" (x's dtype)
+    target: str | None = None  # None | the torch dtype name of the target tensor
+    #: option name -> torch dtype name of that tensor (x's dtype unless ``arg_dtypes`` says)
+    tensor_dtypes: dict[str, str] = field(default_factory=dict)
+    swap: bool = False  # facet swap_args: f(target, input)
+    mode: str = "eager"  # facet mode (MODES)
+
+    def key(self) -> tuple:
+        """A hashable identity of the plan (the compiled-callable cache key)."""
+        return (self.name, self.is_module, tuple(sorted(self.scalar_kwargs.items())),
+                self.tensor_kwargs, self.move_axis, self.target,
+                tuple(sorted(self.tensor_dtypes.items())), self.swap, self.mode)
 
 
 def _normalized_axis(axis: int, ndim: int) -> int:
@@ -47,10 +72,22 @@ def _plan(entry_point: str, call: Call) -> _Plan:
     is_module = entry_point.startswith("torch.nn.") and not entry_point.startswith(
         "torch.nn.functional."
     )
+    arg_dtypes = dict(call.facet("arg_dtypes") or {})
+    facets = dict(swap=bool(call.facet("swap_args", False)),
+                  mode=str(call.facet("mode", "eager")))
+    axis_arg = call.facet("axis_arg")
     if op.family == ACTIVATION:
-        return _Plan(entry_point, False, {"dim": int(call.axis)} if op.class_axis else {})
+        if not op.class_axis:
+            return _Plan(entry_point, False, {}, **facets)
+        dim: dict[str, Any] = {"dim": int(call.axis)}
+        if axis_arg == "omitted":
+            dim = {}  # torch's implicit-dim rule (_get_softmax_dim) applies
+        elif axis_arg == "none":
+            dim = {"dim": None}
+        return _Plan(entry_point, False, dim, **facets)
 
-    kwargs: dict[str, Any] = {"reduction": call.reduction}
+    omit = set(call.facet("omit_args") or ())
+    kwargs: dict[str, Any] = {} if "reduction" in omit else {"reduction": call.reduction}
     tensors: list[str] = []
     for name in sorted(spec.capabilities.options):
         value = call.option(name)
@@ -63,23 +100,42 @@ def _plan(entry_point: str, call: Call) -> _Plan:
         elif name == "label_smoothing":
             kwargs[name] = float(value)
     move_axis = None
-    target = "x"
+    target = call.dtype
     if op.family == CATEGORICAL:
         ndim = np.ndim(call.x)
-        if ndim >= 2 and _normalized_axis(call.axis, ndim) != 1:
+        if ndim >= 2 and _normalized_axis(call.axis, ndim) != 1 and axis_arg != "omitted":
             move_axis = int(call.axis)
-        target = "int64" if call.target_kind == "index" else "x"
-    return _Plan(entry_point, is_module, kwargs, tuple(tensors), move_axis, target)
+        target = "int64" if call.target_kind == "index" else call.dtype
+    target = arg_dtypes.get("target", target)
+    dtypes = {name: arg_dtypes.get(name, call.dtype) for name in tensors}
+    return _Plan(entry_point, is_module, kwargs, tuple(tensors), move_axis, target, dtypes,
+                 **facets)
 
 
 class TorchAdapter(Adapter):
     """``lossconform.contract.Adapter`` for PyTorch (CPU, plus CUDA when available)."""
 
     framework = "torch"
-    conventions: Mapping[str, Any] = CONVENTIONS
+    convention_sources: Mapping[str, str] = SOURCES
+    convention_pins_file = str(Path(__file__).with_name("convention_pins.json"))
     divergences = DIVERGENCES
     invalid_outcomes = _invalid.INVALID_OUTCOMES
-    numerics_variables = ("TORCH_", "PYTORCH_")
+    numerics_variables = ("TORCH_", "PYTORCH_", "ATEN_")
+    #: how a call can be made beyond its values (lossconform.contract.FACET_NAMES); every one
+    #: is honoured by ``evaluate`` and ``repro`` through the same plan
+    facets: Mapping[str, Sequence[Any]] = {
+        "mode": MODES,
+        "axis_arg": ("omitted", "none"),
+        "arg_dtypes": ARG_NAMES,
+        "swap_args": (True, False),
+        "omit_args": ("reduction",),
+    }
+
+    def settings(self) -> Sequence[Setting]:
+        """The settings a user may have that change torch's numbers (``settings.py``)."""
+        from .settings import SETTINGS
+
+        return SETTINGS
 
     def float_label_call(self, entry_point: str) -> Any:
         return _invalid.float_label_call(entry_point)
@@ -140,7 +196,7 @@ class TorchAdapter(Adapter):
         if OP[spec.op].family == CATEGORICAL and np.ndim(call.x) == 1:
             if _normalized_axis(call.axis, 1) != 0:
                 return f"a 1-D input has its classes on dim 0, not {call.axis}"
-        return None
+        return _facet_reason(spec, call)
 
     # -- execution -------------------------------------------------------------------------
     def evaluate(self, entry_point: str, call: Call) -> Evaluation:
@@ -158,13 +214,20 @@ class TorchAdapter(Adapter):
         inp = x.movedim(plan.move_axis, 1) if plan.move_axis is not None else x
         args = [inp]
         if plan.target is not None:
-            args.append(tensor(call.target, torch.int64 if plan.target == "int64" else dtype))
+            args.append(tensor(call.target, getattr(torch, plan.target)))
+        if plan.swap:
+            args.reverse()
         options = dict(plan.scalar_kwargs)
         for name in plan.tensor_kwargs:
-            options[name] = tensor(call.option(name), dtype)
+            options[name] = tensor(call.option(name), getattr(torch, plan.tensor_dtypes[name]))
 
         fn = _resolve(torch, plan.name)
-        out = fn(**options)(*args) if plan.is_module else fn(*args, **options)
+        if plan.is_module:
+            fn, options = fn(**options), {}
+        if plan.mode == "torch.compile":
+            out = _compiled(plan, args, options)(fn, *args, **options)
+        else:
+            out = fn(*args, **options)
 
         gradient = None
         if want_grad:
@@ -188,15 +251,24 @@ class TorchAdapter(Adapter):
             inp = "inp"
         args = [inp]
         if plan.target is not None:
-            tdt = "torch.int64" if plan.target == "int64" else "xt.dtype"
-            lines.append(f"tt = torch.as_tensor(target).to(device={dev}, dtype={tdt})")
+            lines.append(f"tt = torch.as_tensor(target).to(device={dev}, "
+                         f"dtype=torch.{plan.target})")
             args.append("tt")
+        if plan.swap:
+            args.reverse()
+            lines.append("# arguments swapped: (target, input)")
         kw = [f"{k}={v!r}" for k, v in plan.scalar_kwargs.items()]
         for name in plan.tensor_kwargs:
-            kw.append(f"{name}=torch.as_tensor({name}).to(device={dev}, dtype=xt.dtype)")
+            kw.append(f"{name}=torch.as_tensor({name}).to(device={dev}, "
+                      f"dtype=torch.{plan.tensor_dtypes[name]})")
+        compiled = plan.mode == "torch.compile"
         if plan.is_module:
             lines.append(f"loss_fn = {plan.name}({', '.join(kw)})")
-            lines.append(f"out = loss_fn({', '.join(args)})")
+            fn = "torch.compile(loss_fn, dynamic=False)" if compiled else "loss_fn"
+            lines.append(f"out = {fn}({', '.join(args)})")
+        elif compiled:
+            lines.append(f"compiled = torch.compile({plan.name}, dynamic=False)")
+            lines.append(f"out = compiled({', '.join(args + kw)})")
         else:
             lines.append(f"out = {plan.name}({', '.join(args + kw)})")
         lines.append("print(out)")
@@ -207,6 +279,72 @@ class TorchAdapter(Adapter):
             )
             lines.append("print(grad)")
         return "\n".join(lines) + "\n"
+
+
+def _facet_reason(spec: EntryPointSpec, call: Call) -> str | None:
+    """Why a call's facets cannot be made on this entry point (None: they can)."""
+    op = OP[spec.op]
+    name = spec.name
+    axis_arg = call.facet("axis_arg")
+    if axis_arg is not None:
+        if not op.class_axis or op.family not in (ACTIVATION, CATEGORICAL):
+            return f"{name} is element-wise: it has no class-axis argument to leave out or pass as None"
+        if op.family == CATEGORICAL and axis_arg == "none":
+            return (f"{name} has no class-axis argument (the classes are on dim 1, dim 0 of a "
+                    "1-D input), so none can be passed as None")
+    for arg, dt in dict(call.facet("arg_dtypes") or {}).items():
+        if dt not in ARG_DTYPES:
+            return (f"arg_dtypes: {dt!r} is not a dtype the torch adapter builds "
+                    f"({', '.join(ARG_DTYPES)})")
+        if arg == "target" and call.target is None:
+            return f"{name} takes no target, so no target dtype can be chosen"
+        if arg != "target" and not option_is_set(arg, call.option(arg)):
+            return f"the call passes no {arg}, so no {arg} dtype can be chosen"
+    if call.facet("swap_args") and call.target is None:
+        return f"{name} takes one tensor: there are no arguments to swap"
+    if "reduction" in (call.facet("omit_args") or ()) and not op.is_loss:
+        return f"{name} takes no reduction argument to leave out"
+    return None
+
+
+#: compiled callables by (plan, argument signature); each compiles once (static shapes), so
+#: compilations are bounded by the distinct calls made, never by dynamo's recompile limit
+_COMPILED: "OrderedDict[tuple, Any]" = OrderedDict()
+_COMPILED_MAX = 512
+
+
+def _call_entry(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
+
+
+def _compiled(plan: _Plan, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+    """``torch.compile`` of a call to the entry point, for this plan and these arguments.
+
+    Each cache entry compiles a wrapper with a code object of its own: dynamo keeps its
+    compilations per code object and silently falls back to eager execution after
+    ``torch._dynamo.config.recompile_limit`` (8) recompilations of one, which a shared
+    ``torch.compile(torch.nn.functional.cross_entropy)`` would reach within a few shapes. The
+    wrapper only calls the entry point, so dynamo traces the same graph as
+    ``torch.compile(entry_point, dynamic=False)`` in the repro.
+    """
+    import torch
+
+    def sig(t: Any) -> Any:
+        return (tuple(t.shape), str(t.dtype), t.requires_grad, str(t.device))
+
+    key = (plan.key(), tuple(sig(a) for a in args),
+           tuple((k, sig(v)) for k, v in sorted(kwargs.items()) if hasattr(v, "shape")),
+           torch.is_grad_enabled())
+    hit = _COMPILED.get(key)
+    if hit is None:
+        code = _call_entry.__code__.replace(co_name=f"lossconform_compiled_{len(_COMPILED)}")
+        wrapper = types.FunctionType(code, _call_entry.__globals__, code.co_name)
+        hit = _COMPILED[key] = torch.compile(wrapper, dynamic=False)
+        while len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+    else:
+        _COMPILED.move_to_end(key)
+    return hit
 
 
 def _resolve(torch: Any, dotted: str) -> Any:
@@ -226,4 +364,4 @@ def _to_output(t: Any) -> Output:
 
 ADAPTER = TorchAdapter()
 
-__all__ = ["ADAPTER", "CONVENTIONS", "TorchAdapter"]
+__all__ = ["ADAPTER", "TorchAdapter"]

@@ -107,7 +107,7 @@ def test_import_does_not_import_torch() -> None:
         "import sys, lossconform.adapters.torch as m; "
         "assert 'torch' not in sys.modules, 'torch imported eagerly'; "
         "assert m.ADAPTER.framework == 'torch'; "
-        "m.ADAPTER.entry_points(); m.ADAPTER.conventions"
+        "m.ADAPTER.entry_points(); m.ADAPTER.convention_sources; m.ADAPTER.convention_pins"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
@@ -125,13 +125,13 @@ def test_adapter_is_discovered_and_declares_itself() -> None:
         assert ep.name.startswith("torch.") and ep.notes
 
 
-def test_conventions_are_data_with_sources() -> None:
-    topics = {"class_axis", "target_formats", "default_reduction", "mean_divides_by",
-              "from_logits_default", "epsilon_or_clamp", "label_smoothing_formula",
-              "ignore_semantics", "output_dtype_rules", "nan_inf_behaviour"}
-    assert topics <= set(ADAPTER.conventions)
-    for topic, entry in ADAPTER.conventions.items():
-        assert entry["value"] and entry["source"], topic
+def test_convention_sources_cover_every_topic_and_pins_exist() -> None:
+    from lossconform.probes import TOPICS
+
+    assert set(TOPICS) <= set(ADAPTER.convention_sources)
+    for topic, text in ADAPTER.convention_sources.items():
+        assert "https://" in text, topic
+    assert ADAPTER.convention_pins, "the plug-in pins its observed conventions"
 
 
 # ---------------------------------------------------------------- every entry point runs
