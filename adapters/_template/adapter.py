@@ -19,6 +19,7 @@ Every ``TODO`` marks a place where the author writes mylib's own calls or facts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -37,7 +38,7 @@ from lossconform.contract import (
 )
 
 from . import invalid as _invalid
-from .conventions import CONVENTIONS
+from .conventions import SOURCES
 from .divergences import DIVERGENCES
 
 #: What ``available()`` answers while this package is the template itself.
@@ -137,8 +138,10 @@ class MylibAdapter(Adapter):
     #: short name used on the command line (--frameworks mylib) and in the report; must be
     #: the name your entry point is registered under and every divergence's ``framework``
     framework = "mylib"
-    #: topic -> {"value", "source"} (conventions.py)
-    conventions: Mapping[str, Any] = CONVENTIONS
+    #: topic -> where mylib documents it (conventions.py); the values are observed by the
+    #: probes and pinned in the file below (python -m tools.pin_conventions)
+    convention_sources: Mapping[str, str] = SOURCES
+    convention_pins_file = str(Path(__file__).with_name("convention_pins.json"))
     #: lossconform.divergences.Divergence entries (divergences.py)
     divergences = DIVERGENCES
     #: lossconform.contract.InvalidOutcome rows, first match wins (invalid.py)
