@@ -5,7 +5,8 @@
 
 ``test`` runs the whole suite (``lossconform.suite``: contract, matrix, divergences, invalid
 inputs); ``contract`` runs only what a plug-in author needs first (``test_contract``,
-``test_divergences``, ``test_invalid_inputs``: no matrix, so it takes seconds). Both write
+``test_divergences``, ``test_invalid_inputs``, ``test_conventions``: no matrix, so it takes
+seconds). Both write
 ``DIR/results.json`` and ``DIR/junit.xml``, build ``DIR/report.html`` from the results, print
 the three paths with what the run recorded (status, exit status, checks) and exit with
 pytest's status (1 if the report could not be built after a passing run).
@@ -34,7 +35,8 @@ from pathlib import Path
 from typing import Sequence
 
 SUITE = "lossconform.suite"
-CONTRACT_MODULES = ("test_contract", "test_divergences", "test_invalid_inputs")
+CONTRACT_MODULES = ("test_contract", "test_divergences", "test_invalid_inputs",
+                    "test_conventions")
 PLUGINS = ("lossconform.pytest_plugin", "lossconform.reports.pytest_plugin")
 DEFAULT_OUT = "lossconform-out"
 
@@ -49,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_ in (
         ("test", "the whole suite: contract, matrix, divergences, invalid inputs"),
-        ("contract", "only the plug-in checks (contract, divergences, invalid inputs): fast"),
+        ("contract", "only the plug-in checks (contract, divergences, invalid inputs, "
+                     "conventions): fast"),
     ):
         p = sub.add_parser(name, help=help_, description=help_)
         p.add_argument("--frameworks", metavar="A,B",

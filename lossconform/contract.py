@@ -48,10 +48,14 @@ OPTION_NAMES: tuple[str, ...] = (
 #:               dtype instead of the call's (the declared values are the argument names)
 #:   swap_args   True: the loss is called as f(target, input) instead of f(input, target)
 #:   x_source    how the probabilities ``x`` are produced before the loss sees them, e.g.
-#:               "mylib.softmax": that function applied to log(x) (``Call.x`` stays the
-#:               probabilities the reference uses); "constant" is a plain tensor
+#:               "mylib.softmax": that function applied to the logits behind x, log(x) for a
+#:               softmax source and log(x) - log1p(-x) for a sigmoid source (``Call.x`` stays
+#:               the probabilities the reference uses); "constant" is a plain tensor
 #:   mode        execution mode, e.g. "eager" or "compiled" (names chosen by the plug-in)
-FACET_NAMES: tuple[str, ...] = ("axis_arg", "arg_dtypes", "swap_args", "x_source", "mode")
+#:   omit_args   ("reduction", "from_logits", ...): those arguments are not passed at all, so
+#:               the entry point's own defaults apply (the declared values are the names)
+FACET_NAMES: tuple[str, ...] = ("axis_arg", "arg_dtypes", "swap_args", "x_source", "mode",
+                                "omit_args")
 
 
 class Unsupported(Exception):
@@ -173,11 +177,45 @@ class InvalidOutcome:
     outcome: str
 
 
+#: Setting kinds: "process" needs a fresh process (environment variables read at import, a
+#: process-wide switch applied at start); "mode" is an execution mode (the ``mode`` facet).
+SETTING_KINDS: tuple[str, ...] = ("process", "mode")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting a user may have that can change a framework's numbers, declared as data by
+    its plug-in (``Adapter.settings()``). ``lossconform.settings`` runs the convention probes
+    and a slice of the matrix under it and compares them with the run without it.
+
+    kind "process": ``env`` is set before the framework is imported and ``apply`` (the
+    process-wide switch users call, written in ``switch``) runs once after it, in a fresh
+    process; kind "mode": every call carries the facet ``mode=<mode>`` (a value the adapter
+    declares in ``facets["mode"]``), in the same process. ``compiles``: each new call signature
+    compiles (seconds a call), so the engine runs its compact slice under it.
+    """
+
+    name: str  # short and unique within the plug-in, e.g. "TF_ENABLE_ONEDNN_OPTS=0"
+    description: str  # one line: what it does, and why a user has it
+    kind: str = "process"  # SETTING_KINDS
+    env: Mapping[str, str] = field(default_factory=dict)
+    switch: str = ""  # the process-wide call as a statement, e.g. "import mylib; mylib.strict()"
+    apply: Callable[[], None] | None = None  # makes ``switch`` happen (imports lazily)
+    mode: str | None = None  # kind "mode": the value of the mode facet
+    source: str = ""  # where the framework documents it (docs, source at a release tag)
+    compiles: bool = False
+    #: regex -> why it changes under this setting (with a source): a probe id (that convention
+    #: observation changes), or ``check:<entry point>:<case id>:<dtype>:<kind>`` (that check fails
+    #: only under the setting; lossconform.settings.compare.check_key). An undeclared change
+    #: fails the setting's test
+    expected_changes: Mapping[str, str] = field(default_factory=dict)
+
+
 class Adapter(abc.ABC):
     """What a framework plug-in exposes as ``ADAPTER``: everything about one framework.
 
     Subclass it and fill in the abstract methods; the class attributes and the methods with
-    defaults are the plug-in's facts (conventions, divergences, invalid-input outcomes, the
+    defaults are the plug-in's facts (convention sources and pins, divergences, invalid-input outcomes, the
     environment that changes its numerics, the versions its entries key on). Import the
     framework lazily, inside methods: listing the adapters must never import a framework.
     See adapters/WRITING_AN_ADAPTER.md and adapters/_template/.
@@ -185,8 +223,13 @@ class Adapter(abc.ABC):
 
     #: short name used on the command line and in the report
     framework: str = ""
-    #: topic -> {"value": ..., "source": ...}: the framework's conventions, as data
-    conventions: Mapping[str, Any] = {}
+    #: conventions topic (lossconform.probes.TOPICS) -> where the framework documents it:
+    #: its source at a release tag, a doc page, an upstream issue ("; "-separated, each with
+    #: what it shows in parentheses). The values themselves are observed by the probes.
+    convention_sources: Mapping[str, str] = {}
+    #: the JSON file of this plug-in's pinned probe observations (lossconform.probes.pins);
+    #: ``python -m tools.pin_conventions`` writes it. None: nothing pinned.
+    convention_pins_file: str | None = None
     #: known differences (lossconform.divergences.Divergence), each with an executable model
     divergences: Sequence[Any] = ()
     #: expected outcome of every invalid-input cell, first match wins
@@ -225,9 +268,21 @@ class Adapter(abc.ABC):
         objects; ``to_numpy`` converts them), and may print them."""
 
     # -- with defaults ----------------------------------------------------------------------
+    @property
+    def convention_pins(self) -> Sequence[Any]:
+        """The pinned observations (``PinBlock``s) read from ``convention_pins_file``."""
+        from lossconform.probes.pins import load_pins
+
+        return load_pins(self.convention_pins_file) if self.convention_pins_file else ()
+
     def versions(self) -> Mapping[str, str]:
         """Package versions that divergence entries may key on (``Divergence.package``)."""
         return {self.framework: self.version()}
+
+    def settings(self) -> Sequence[Setting]:
+        """Settings a user may have that change this framework's numbers (``Setting``):
+        environment variables, process-wide switches, execution modes. Default: none."""
+        return ()
 
     def devices(self) -> Sequence[str]:
         """Devices this installation can run on, e.g. ["cpu"] or ["cpu", "cuda"]."""
@@ -259,7 +314,7 @@ class Adapter(abc.ABC):
             declared = self.facets.get(name)
             if not declared:
                 return f"the {self.framework} adapter does not express the {name!r} facet"
-            values = list(value) if name == "arg_dtypes" else [value]
+            values = list(value) if name in ("arg_dtypes", "omit_args") else [value]
             missing = [v for v in values if v not in declared]
             if missing:
                 return (f"the {self.framework} adapter does not express {name}="

@@ -4,7 +4,7 @@ Built-in plug-ins are the sub-packages of ``lossconform.adapters`` that define `
 an installed package adds one by declaring an entry point in the group
 ``lossconform.adapters`` (``name = "module:ADAPTER"``). Both go through the same checks, and
 nothing else in the suite needs editing to add a framework: the adapter object brings its
-entry points, capabilities, conventions, divergence entries, invalid-input outcomes and
+entry points, capabilities, convention sources and pins, divergence entries, invalid-input outcomes and
 environment with it (``lossconform.contract.Adapter``).
 """
 from __future__ import annotations
@@ -75,22 +75,3 @@ def _add(found: dict[str, Adapter], adapter: object, origin: str) -> None:
     if name in found:
         raise ValueError(f"{origin}: a second adapter for framework {name!r}")
     found[name] = adapter
-
-
-def conventions_markdown(adapters: Mapping[str, Adapter] | None = None) -> str:
-    """The frameworks' declared conventions side by side, as a Markdown table (for the README)."""
-    adapters = load_adapters() if adapters is None else adapters
-    names = list(adapters)
-    topics: list[str] = []
-    for a in adapters.values():
-        topics += [t for t in a.conventions if t not in topics]
-
-    def cell(a: Adapter, topic: str) -> str:
-        v = a.conventions.get(topic, "")
-        text = v.get("value", "") if isinstance(v, dict) else str(v)
-        return " ".join(str(text).split()).replace("|", "\\|")
-
-    lines = ["| topic | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for t in topics:
-        lines.append(f"| {t} | " + " | ".join(cell(adapters[n], t) for n in names) + " |")
-    return "\n".join(lines)

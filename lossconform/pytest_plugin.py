@@ -261,7 +261,7 @@ def framework_info(adapter: Any, probe: bool = True) -> dict[str, Any]:
     """What the results file says of one plug-in; ``probe`` asks whether the framework can be
     used here (importing it), which only a selected framework needs."""
     info: dict[str, Any] = {"version": None, "versions": {}, "available": False, "reason": None,
-                            "conventions": {}, "entry_points": [], "devices": []}
+                            "convention_sources": {}, "entry_points": [], "devices": []}
     if probe:
         try:
             reason = adapter.available()
@@ -273,7 +273,7 @@ def framework_info(adapter: Any, probe: bool = True) -> dict[str, Any]:
                 info["devices"] = list(adapter.devices())
         except Exception as exc:
             info["reason"] = f"{type(exc).__name__}: {exc}"
-    info["conventions"] = dict(adapter.conventions)
+    info["convention_sources"] = dict(adapter.convention_sources)
     info["entry_points"] = [
         {"name": ep.name, "op": ep.op, "dtypes": list(ep.dtypes), "notes": ep.notes}
         for ep in adapter.entry_points()]

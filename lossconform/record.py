@@ -56,7 +56,7 @@ field               meaning
                     the checks it finished before it was stopped.
 ``checks``          ``{"recorded": N}``: the number of records, ``len(records)``
 ``environment``     Python, platform, CPU, GPUs, host, seed, selection, pytest arguments
-``frameworks``      per framework: version, available and why not, devices, conventions,
+``frameworks``      per framework: version, available and why not, devices, convention sources,
                     entry points
 ``divergences``     the divergence models of the registry the run used
 ``records``         one ``CheckRecord`` (``to_json()``) per check, in the order reported
@@ -418,11 +418,14 @@ def json_schema() -> dict[str, Any]:
             "frameworks": {
                 "type": "object",
                 "description": "Per framework: version, available and why not, devices, "
-                               "conventions, entry points.",
+                               "where it documents each conventions topic, entry points "
+                               "(documents before convention probes carry 'conventions', "
+                               "the old declared prose).",
                 "additionalProperties": {"type": "object", "properties": {
                     "version": {"type": ["string", "null"]},
                     "available": {"type": "boolean"},
                     "reason": {"type": ["string", "null"]},
+                    "convention_sources": {"type": "object"},
                     "conventions": {"type": "object"},
                     "entry_points": {"type": "array", "items": {"type": "object"}}}}},
             "divergences": {

@@ -40,6 +40,10 @@ from markupsafe import Markup
 
 from lossconform.dtypes import DTYPES
 from lossconform.record import FIELDS, SEVERITY
+from lossconform.reports.conventions_view import conventions_view
+from lossconform.reports.findings_view import findings_view
+from lossconform.reports.settings_view import settings_view
+from lossconform.reports.accuracy_view import accuracy_view
 from lossconform.reports.output import OutputError, resolve_output, write_output
 from lossconform.reports.results import (DEEP_FIELDS, VERDICTS, Columns, ResultsError,
                                         check_record_types, gc_paused,
@@ -446,7 +450,9 @@ def verdict_line(runs: Sequence[Run]) -> tuple[str, str]:
 
 def conventions_table(runs: Sequence[Run]
                       ) -> tuple[list[str], list[tuple[str, list[dict[str, Any]]]]]:
-    """Columns: one per framework (one more per run whose conventions differ). A value may
+    """The declared-prose conventions of results written before the convention probes
+    (``frameworks.<name>.conventions``; newer results carry observations: conventions_view).
+    Columns: one per framework (one more per run whose conventions differ). A value may
     be plain or ``{"value": ..., "source": ...}``; an http(s) source becomes a link."""
     columns: list[tuple[str, dict[str, Any]]] = []
     for run in runs:
@@ -955,6 +961,7 @@ def render(runs: Sequence[Run], title: str | None = None,
     states = _states(runs)
     counts = {v: sum(st.counts[v] for st in states) for v in VERDICTS}
     conv_cols, conv_rows = conventions_table(runs)
+    observed_conventions = conventions_view(runs, link_parts)
     pairwise, plots, data = _summaries_and_data(runs, len(all_records))
     line, line_class = verdict_line(runs)
     template = _environment().get_template("report.html.j2")
@@ -970,8 +977,11 @@ def render(runs: Sequence[Run], title: str | None = None,
         verdict_class=line_class,
         ulp_cells=any(r["tolerance_used"] is None and r["max_ulp"] is not None
                       for r in all_records),
-        conv_cols=conv_cols, conv_rows=conv_rows,
+        conv_cols=conv_cols, conv_rows=conv_rows, observed_conventions=observed_conventions,
         divergences=divergence_table(runs),
+        findings=findings_view(runs, link_parts),
+        settings=settings_view(runs),
+        relative_accuracy=accuracy_view(runs),
         pairwise=pairwise,
         plots=plots,
         changes=changes(runs),

@@ -1,4 +1,5 @@
-"""Rewrite the README's generated conventions block from the installed plug-ins.
+"""Rewrite the README's generated conventions block from the built-in plug-ins' pinned
+observations (``lossconform.probes.table``).
 
 Run: ``.venv/bin/python -m tools.sync_readme`` (tests/conformance/test_readme.py keeps it current).
 """
@@ -7,7 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lossconform.plugins import builtin_adapters, conventions_markdown
+from lossconform.plugins import builtin_adapters
+from lossconform.probes.table import conventions_markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"<!-- conventions:begin -->\n(.*?)<!-- conventions:end -->", re.S)

@@ -19,7 +19,7 @@ what to fix in the plug-in. The checks:
 * divergence entries are ``Divergence`` objects of this framework keyed on a package its
   ``versions()`` reports (that each still diverges and matches its model is
   ``test_divergences.py``'s job);
-* conventions: topic -> {"value", "source"}, non-empty strings;
+* convention_sources: topic -> a source with a link, for every probed topic;
 * invalid inputs: every applicable (entry point, target kind, invalid case) cell has an
   ``InvalidOutcome`` row; a missing row fails with a ready-to-paste row holding the outcome
   observed by running the cell (whether the row is right is ``test_invalid_inputs.py``'s job).
@@ -192,28 +192,33 @@ def _spec_problems(spec: Any) -> list[str]:
 
 
 @pytest.mark.parametrize("fw", _framework_params())
-def test_conventions(fw: str) -> None:
-    """conventions: a mapping topic -> {"value": str, "source": str}, all non-empty."""
+def test_convention_sources(fw: str) -> None:
+    """convention_sources: topic (lossconform.probes.TOPICS) -> a non-empty source string
+    with a link, for every topic the plug-in's entry points have probes for; the pins file,
+    if declared, is readable."""
+    from lossconform.probes import TOPICS, applicable
+
     adapter = _adapter(fw)
-    conv = adapter.conventions
+    src = adapter.convention_sources
     problems: list[str] = []
-    if not isinstance(conv, Mapping):
-        _fail(adapter, "conventions", [f"conventions is a {type(conv).__name__}; make it a "
-                                       "dict topic -> {'value': ..., 'source': ...}"])
-    if not conv:
-        problems.append("conventions is empty: declare at least the default reduction, the "
-                        "class axis and any epsilon/clamp, each with its source")
-    for topic, entry in conv.items():
-        if not isinstance(topic, str) or not topic.strip():
-            problems.append(f"topic {topic!r} must be a non-empty string")
-        if not isinstance(entry, Mapping):
-            problems.append(f"{topic!r}: {entry!r} must be a dict with 'value' and 'source'")
-            continue
-        for key in ("value", "source"):
-            v = entry.get(key)
-            if not isinstance(v, str) or not v.strip():
-                problems.append(f"{topic!r}: {key!r} must be a non-empty string (got {v!r})")
-    _fail(adapter, "conventions to fix", problems)
+    if not isinstance(src, Mapping):
+        _fail(adapter, "convention_sources", [f"convention_sources is a {type(src).__name__}; "
+                                              "make it a dict topic -> source string"])
+    for topic, text in src.items():
+        if topic not in TOPICS:
+            problems.append(f"{topic!r} is not a probe topic ({', '.join(TOPICS)})")
+        if not isinstance(text, str) or "http" not in text:
+            problems.append(f"{topic!r}: {text!r} must be a string with a link (source at a "
+                            "release tag, API page or upstream issue)")
+    probed = {p.topic for _, p in applicable(adapter)}
+    for topic in sorted(probed - set(src)):
+        problems.append(f"{topic!r}: the probes observe it on your entry points; say where "
+                        "the framework documents it")
+    try:
+        adapter.convention_pins
+    except ValueError as exc:
+        problems.append(str(exc))
+    _fail(adapter, "convention sources to fix", problems)
 
 
 @pytest.mark.parametrize("fw", _framework_params())

@@ -1,7 +1,8 @@
 """The README's conventions table is generated from the plug-ins: keep the copy in sync."""
 from __future__ import annotations
 
-from lossconform.plugins import builtin_adapters, conventions_markdown
+from lossconform.plugins import builtin_adapters
+from lossconform.probes.table import conventions_markdown
 from tools.sync_readme import README, readme_block
 
 

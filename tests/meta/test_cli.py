@@ -52,7 +52,8 @@ def test_contract_command(site: Path, tmp_path: Path) -> None:
     proc, printed = _run(site, cwd, "contract", "--frameworks", FRAMEWORK, "--out", str(out))
     doc = _check_outputs(proc, printed, out)
     kinds = {r.get("kind") for r in doc["records"] if r.get("framework") == FRAMEWORK}
-    assert kinds == {"invalid_input"}, kinds  # contract + divergences + invalid inputs: no matrix
+    # contract + divergences + invalid inputs + conventions: no matrix
+    assert kinds == {"invalid_input", "convention"}, kinds
     assert "test_contract" in printed["junit"].read_text(encoding="utf-8")
     assert list(cwd.iterdir()) == [], "the run wrote into the working directory"
 
@@ -81,7 +82,7 @@ def test_arguments_after_double_dash_go_to_pytest(tmp_path: Path) -> None:
     assert argv[-1] == "-x"
     assert argv[argv.index("--pyargs") + 1:-1] == [
         "lossconform.suite.test_contract", "lossconform.suite.test_divergences",
-        "lossconform.suite.test_invalid_inputs"]
+        "lossconform.suite.test_invalid_inputs", "lossconform.suite.test_conventions"]
     assert argv[argv.index("--lc-frameworks") + 1] == "a,b"
     assert argv[argv.index("--results") + 1] == str((tmp_path / "results.json").resolve())
     assert argv[argv.index("--rootdir") + 1] == str(cli.package_root())

@@ -116,7 +116,8 @@ def test_suite_runs_the_installed_plugin_green(site: Path, tmp_path: Path) -> No
         if f"[{FRAMEWORK}" in name or f"[{DIVERGENCE_ID}" in name:
             if case.find("skipped") is None:
                 ran[case.get("classname", "").rsplit(".", 1)[-1]] += 1
-    for module in ("test_contract", "test_matrix", "test_divergences", "test_invalid_inputs"):
+    for module in ("test_contract", "test_matrix", "test_divergences", "test_invalid_inputs",
+                   "test_conventions"):
         assert ran[module] > 0, f"no {module} test ran on {FRAMEWORK}: {dict(ran)}"
 
     report = tmp_path / "r.html"
