@@ -35,9 +35,9 @@ A check passes when both criteria hold.
      forward outputs autodiff saved, are in the dtype) R0 is multiplied by kappa too.
      0 for float32/float64, whose rounding is inside R1.
    * ``rho`` = eps(accumulation dtype) / eps(dtype), ``ACCUMULATION``: a correct
-     implementation computes and accumulates half-precision inputs in float32 (torch's
-     "opmath" does; Eigen's SumReducer over Eigen::half does not, see the TensorFlow plug-in's
-     div_accuracy), float32 in float32, float64 in float64; so in a
+     implementation computes and accumulates half-precision inputs in float32 (some
+     frameworks' kernels do, others reduce in the half dtype: the plug-ins' div_accuracy
+     entries say which), float32 in float32, float64 in float64; so in a
      half dtype the terms below shrink to a fraction of one ULP, and a kernel that accumulates
      in the half dtype itself is caught.
    * ``R1`` (``REL_ULP``): the few rounding errors of an elementary chain (exp, log, a product,
