@@ -37,8 +37,9 @@ from lossconform import reference as R
 from lossconform.contract import Call
 from lossconform.divergences import Divergence, ModelResult
 from lossconform.divergences.numerics import (
-    classes_back, classes_last, example_call, item_factor, label_smoothing,
-    probs_target_last, reduce_losses, sample_weight, wants_grad,
+    classes_back, classes_last, example_call, farther_from_reference, item_factor,
+    label_smoothing, log_of_rounded_sum, probs_target_last, reduce_losses, sample_weight,
+    wants_grad,
 )
 from lossconform.dtypes import EPS, HALF_DTYPES, round_to
 
@@ -68,55 +69,6 @@ _entries: list[Divergence] = []
 
 
 # -- shared pieces --------------------------------------------------------------------------------
-def _rd(v, dtype: str) -> np.ndarray:
-    return round_to(v, dtype)
-
-
-def _log_of_rounded_sum(x: np.ndarray, store: str,
-                        acc: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(d, L_lo, L_hi) along the last axis: d = x - max rounded to ``store``, and the two ends
-    of L = log(S) for the row sum S = sum exp(d) as a kernel computes it: accumulated in
-    ``acc`` (exp rounded to it), stored in ``store``, its log rounded to ``store``.
-
-    S = 1 + r, r the sum of the other classes. Below half an ULP of 1 of ``store`` every
-    summation order gives S = 1 and L = 0 exactly (L_lo = L_hi); above it the last bit of S
-    depends on the order, and L_lo, L_hi are the logs of S rounded after the smallest and the
-    largest sum a sum of C positive terms can give in any order ((C - 1) u of ``acc``, the
-    last addition's rounding being the storage rounding when ``acc`` is ``store``)."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        m = np.max(x, axis=-1, keepdims=True)
-        fin = np.isfinite(m)
-        d = _rd(x - np.where(fin, m, 0.0), store)
-        e = _rd(np.exp(d), acc)
-        am = np.argmax(np.where(np.isnan(d), -np.inf, d), axis=-1)[..., None]
-        rest_e = e.copy()
-        np.put_along_axis(rest_e, am, 0.0, axis=-1)
-        r = np.sum(rest_e, axis=-1, keepdims=True)
-        S = 1.0 + r
-        n_add = x.shape[-1] - 1 - (acc == store)
-        err = max(n_add, 0) * EPS[acc] / 2 * S
-        flush = r < EPS[store] / 4  # r below half an ULP of 1: S is exactly 1 in any order
-        ends = []
-        for Sx in (S - err, S + err):
-            L = _rd(np.log(np.where(flush, 1.0, _rd(Sx, store))), store)
-            ends.append(np.where(fin, L, np.nan))
-    return d, ends[0], ends[1]
-
-
-def _farther(call: Call, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per element, whichever of the two ends is farther from the reference: TensorFlow's
-    value, from its own summation order, lies between them, so within the model's departure
-    from the reference (the harness accepts twice that)."""
-    try:
-        ref = np.asarray(R.evaluate(call, gradient=False)[0], dtype=np.float64)
-    except Exception:  # an input the reference rejects (an example of another convention)
-        return b
-    if ref.shape != np.shape(b):
-        return b
-    with np.errstate(invalid="ignore"):
-        return np.where(np.abs(a - ref) > np.abs(b - ref), a, b)
-
-
 def _keras_reduce(call: Call, l: np.ndarray, ignored: np.ndarray, dtype: str) -> np.ndarray:
     """Per-item losses ``l`` reduced as lossconform.adapters.tensorflow.keras_models
     keras_categorical reduces them (sample weights, ignore_class masking with Keras' total /
@@ -129,8 +81,8 @@ def _keras_reduce(call: Call, l: np.ndarray, ignored: np.ndarray, dtype: str) ->
         mw = (n / valid if valid else 0.0) if call.reduction == "mean" else 1.0
         s = np.where(ignored, 0.0, s * mw)
     with np.errstate(invalid="ignore"):
-        weighted = np.where(s == 0, 0.0, s * _rd(l, dtype))
-    return _rd(reduce_losses(weighted, n, call.reduction), dtype)
+        weighted = np.where(s == 0, 0.0, s * round_to(l, dtype))
+    return round_to(reduce_losses(weighted, n, call.reduction), dtype)
 
 
 def _compute_dtype(entry_point_is_f32_class: bool, dtype: str) -> str:
@@ -148,17 +100,17 @@ def _xent_model(*, sparse: bool, probs_input: bool = False, f32_class: bool = Fa
     def model(call: Call) -> ModelResult:
         T = _compute_dtype(f32_class, call.dtype)
         acc = T  # Eigen's SumReducer<T>: a half T accumulates in T
-        x = _rd(classes_last(call.x, call), T)  # what the kernel is given, in T
+        x = round_to(classes_last(call.x, call), T)  # what the kernel is given, in T
         items = x.shape[:-1]
         t = probs_target_last(call)
         if call.target_kind != "index":
-            t = _rd(t, T)
+            t = round_to(t, T)
         ignored = np.zeros(items, dtype=bool)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if probs_input:
                 lo, hi = keras_clip_bounds(T)
-                x = _rd(np.log(np.clip(x, lo, hi)), T)
-            d, L_lo, L_hi = _log_of_rounded_sum(x, T, acc)
+                x = round_to(np.log(np.clip(x, lo, hi)), T)
+            d, L_lo, L_hi = log_of_rounded_sum(x, T, acc)
             if sparse:
                 yidx = np.asarray(call.target) if call.target_kind == "index" \
                     else np.argmax(t, axis=-1)
@@ -167,15 +119,15 @@ def _xent_model(*, sparse: bool, probs_input: bool = False, f32_class: bool = Fa
                     ignored = yidx == ii
                 y = np.where(ignored, 0, yidx).astype(np.int64)
                 dy = np.take_along_axis(d, y[..., None], axis=-1)[..., 0]
-                losses = [_rd(L[..., 0] - dy, T) for L in (L_lo, L_hi)]
+                losses = [round_to(L[..., 0] - dy, T) for L in (L_lo, L_hi)]
             else:
                 ls = label_smoothing(call)
                 if ls:
-                    t = _rd(_rd(t * (1.0 - ls), T) + ls / call.x.shape[-1], T)
-                losses = [np.sum(t * _rd(L - d, T), axis=-1) for L in (L_lo, L_hi)]
+                    t = round_to(round_to(t * (1.0 - ls), T) + ls / call.x.shape[-1], T)
+                losses = [np.sum(t * round_to(L - d, T), axis=-1) for L in (L_lo, L_hi)]
         lo, hi = (np.asarray(_keras_reduce(call, np.where(ignored, 0.0, l), ignored, T),
                              dtype=np.float64) for l in losses)
-        return _farther(call, lo, hi), None
+        return farther_from_reference(call, lo, hi), None
     return model
 
 
@@ -349,9 +301,9 @@ def _log_softmax_model(call: Call) -> ModelResult:
     the input's dtype (Eigen; in float16/bfloat16 each op returns the half dtype and the row
     sum, Eigen's SumReducer<T>, accumulates in it)."""
     dt = call.dtype
-    d, L_lo, L_hi = _log_of_rounded_sum(_rd(classes_last(call.x, call), dt), dt, dt)
-    lo, hi = (classes_back(_rd(d - L, dt), call) for L in (L_lo, L_hi))
-    return _farther(call, lo, hi), None
+    d, L_lo, L_hi = log_of_rounded_sum(round_to(classes_last(call.x, call), dt), dt, dt)
+    lo, hi = (classes_back(round_to(d - L, dt), call) for L in (L_lo, L_hi))
+    return farther_from_reference(call, lo, hi), None
 
 
 def _ex_confident_lsm() -> Call:
@@ -391,10 +343,10 @@ def _softmax_half_model(call: Call) -> ModelResult:
     x = classes_last(call.x, call)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         m = np.max(x, axis=-1, keepdims=True)
-        d = _rd(x - np.where(np.isfinite(m), m, 0.0), dt)
-        e = _rd(np.exp(d), dt)
-        inv = _rd(1.0 / _rd(np.sum(e, axis=-1, keepdims=True), dt), dt)
-        p = _rd(e * inv, dt)
+        d = round_to(x - np.where(np.isfinite(m), m, 0.0), dt)
+        e = round_to(np.exp(d), dt)
+        inv = round_to(1.0 / round_to(np.sum(e, axis=-1, keepdims=True), dt), dt)
+        p = round_to(e * inv, dt)
         p = np.where(np.isfinite(m), p, np.nan)
     return classes_back(p, call), None
 
@@ -456,7 +408,7 @@ def _softmax_flush_model(call: Call) -> ModelResult:
     with np.errstate(invalid="ignore"):
         d = x - np.max(x, axis=-1, keepdims=True)
         p = np.where(d < _ONEDNN_EXP_FLUSH, 0.0, p)
-    return classes_back(_rd(p, call.dtype), call), None
+    return classes_back(round_to(p, call.dtype), call), None
 
 
 def _ex_exp_flush() -> Call:
@@ -497,10 +449,10 @@ _entries.append(Divergence(
 def _softplus_tf(y: np.ndarray, dt: str) -> np.ndarray:
     """softplus_op.h: threshold = log(eps) + 2 in T; y > -threshold: y; y < threshold:
     exp(y); otherwise log1p(exp(y)); each in T."""
-    thr = float(_rd(_rd(np.log(EPS[dt]), dt) + 2.0, dt))
+    thr = float(round_to(round_to(np.log(EPS[dt]), dt) + 2.0, dt))
     with np.errstate(over="ignore", invalid="ignore"):
-        e = _rd(np.exp(y), dt)
-        return np.where(y > -thr, y, np.where(y < thr, e, _rd(np.log1p(e), dt)))
+        e = round_to(np.exp(y), dt)
+        return np.where(y > -thr, y, np.where(y < thr, e, round_to(np.log1p(e), dt)))
 
 
 def _log_sigmoid_model(call: Call) -> ModelResult:
@@ -555,17 +507,17 @@ def _sigmoid_ce_elements(z: np.ndarray, t: np.ndarray, dt: str) -> np.ndarray:
     every op returning the dtype."""
     with np.errstate(over="ignore", invalid="ignore"):
         relu = np.maximum(z, 0.0)
-        a = _rd(relu - _rd(z * t, dt), dt)
-        b = _rd(np.log1p(_rd(np.exp(-np.abs(z)), dt)), dt)
-        return _rd(a + b, dt)
+        a = round_to(relu - round_to(z * t, dt), dt)
+        b = round_to(np.log1p(round_to(np.exp(-np.abs(z)), dt)), dt)
+        return round_to(a + b, dt)
 
 
 def _sigmoid_ce_model(call: Call) -> ModelResult:
     """tf.nn.sigmoid_cross_entropy_with_logits: the composite in the input's dtype, per
     element, reduced as a user would (tf.reduce_mean / tf.reduce_sum, in the dtype)."""
     dt = call.dtype
-    el = _sigmoid_ce_elements(_rd(call.x, dt), _rd(call.target, dt), dt)
-    return _rd(reduce_losses(el, float(max(el.size, 1)), call.reduction), dt), None
+    el = _sigmoid_ce_elements(round_to(call.x, dt), round_to(call.target, dt), dt)
+    return round_to(reduce_losses(el, float(max(el.size, 1)), call.reduction), dt), None
 
 
 def _soft_targets(call: Call) -> bool:
@@ -608,19 +560,19 @@ _entries.append(Divergence(
 
 def _keras_sigmoid_ce_model(call: Call) -> ModelResult:
     dt = call.dtype
-    z = _rd(call.x, dt)
-    t = _rd(call.target, dt)
+    z = round_to(call.x, dt)
+    t = round_to(call.target, dt)
     ls = label_smoothing(call)
     if ls:
-        t = _rd(_rd(t * (1.0 - ls), dt) + 0.5 * ls, dt)
+        t = round_to(round_to(t * (1.0 - ls), dt) + 0.5 * ls, dt)
     el = _sigmoid_ce_elements(z, t, dt)
-    m = _rd(np.mean(el, axis=-1), dt)
+    m = round_to(np.mean(el, axis=-1), dt)
     s = np.ones(m.shape)
     for name in ("weight", "sample_weight"):
         w = call.option(name)
         if w is not None:
             s = s * np.broadcast_to(np.asarray(w, dtype=np.float64), z.shape)[..., 0]
-    return _rd(reduce_losses(s * m, float(max(m.size, 1)), call.reduction), dt), None
+    return round_to(reduce_losses(s * m, float(max(m.size, 1)), call.reduction), dt), None
 
 
 def _ex_keras_sigmoid_ce() -> Call:
@@ -664,23 +616,23 @@ def _weighted_ce_model(call: Call) -> ModelResult:
         reduction=call.reduction), dtype=np.float64)
     if not wants_grad(call):
         return fwd, None
-    z = _rd(call.x, dt)
-    t = _rd(call.target, dt)
+    z = round_to(call.x, dt)
+    t = round_to(call.target, dt)
     pw = call.option("pos_weight")
-    q = np.ones(z.shape) if pw is None else _rd(np.broadcast_to(np.asarray(pw, np.float64),
+    q = np.ones(z.shape) if pw is None else round_to(np.broadcast_to(np.asarray(pw, np.float64),
                                                                  z.shape), dt)
     n = float(max(z.size, 1))
     g = item_factor(call, np.ones(z.shape if call.reduction == "none" else ()), n)
-    g = _rd(np.broadcast_to(g, z.shape), dt)
+    g = round_to(np.broadcast_to(g, z.shape), dt)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        lw = _rd(1.0 + _rd(_rd(q - 1.0, dt) * t, dt), dt)
-        h = _rd(g * lw, dt)
-        e = _rd(np.exp(-np.abs(z)), dt)
-        g_e = _rd(h * _rd(1.0 / _rd(1.0 + e, dt), dt), dt)
-        g_c = _rd(-_rd(g_e * e, dt) * np.sign(z), dt)
+        lw = round_to(1.0 + round_to(round_to(q - 1.0, dt) * t, dt), dt)
+        h = round_to(g * lw, dt)
+        e = round_to(np.exp(-np.abs(z)), dt)
+        g_e = round_to(h * round_to(1.0 / round_to(1.0 + e, dt), dt), dt)
+        g_c = round_to(-round_to(g_e * e, dt) * np.sign(z), dt)
         g_d = np.where(z < 0, -h, 0.0)
-        g_a = _rd(g * _rd(1.0 - t, dt), dt)
-        grad = _rd(g_a + g_c + g_d, dt)  # AddN of the three paths, rounded once (measured)
+        g_a = round_to(g * round_to(1.0 - t, dt), dt)
+        grad = round_to(g_a + g_c + g_d, dt)  # AddN of the three paths, rounded once (measured)
     return fwd, grad
 
 

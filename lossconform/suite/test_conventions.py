@@ -9,7 +9,6 @@ the reason, and skipped.
 """
 from __future__ import annotations
 
-import re
 import warnings
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 
 from lossconform.plugins import load_adapters
+from lossconform.pytest_plugin import slug
 from lossconform.probes import PROBE_BY_ID, TOPICS, NotExpressible, applicable, observe
 from lossconform.probes.pins import lookup, nearest
 from lossconform.record import CheckRecord
@@ -26,12 +26,8 @@ _ADAPTERS = load_adapters()
 PIN_COMMAND = "python -m tools.pin_conventions --frameworks {fw}"
 
 
-def _id(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
-
-
 def _cells() -> list[Any]:
-    return [pytest.param(fw, ep, p.id, id=_id(f"{fw}-{ep}-{p.id}"),
+    return [pytest.param(fw, ep, p.id, id=slug(f"{fw}-{ep}-{p.id}"),
                          marks=pytest.mark.framework(fw))
             for fw, adapter in _ADAPTERS.items() for ep, p in applicable(adapter)]
 
