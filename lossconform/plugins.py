@@ -1,8 +1,10 @@
 """Discovering the framework plug-ins, once per process.
 
-Built-in plug-ins are the sub-packages of ``lossconform.adapters`` that define ``ADAPTER``;
-an installed package adds one by declaring an entry point in the group
-``lossconform.adapters`` (``name = "module:ADAPTER"``). Both go through the same checks, and
+Built-in plug-ins are the sub-packages of ``lossconform.adapters`` that define ``ADAPTER``
+(one framework) or ``ADAPTERS`` (a sequence: one package bringing several frameworks, e.g. one
+library run on several backends, each its own column); an installed package adds one by
+declaring an entry point in the group ``lossconform.adapters`` (``name = "module:ADAPTER"``,
+or ``"module:ADAPTERS"``). Both go through the same checks, and
 nothing else in the suite needs editing to add a framework: the adapter object brings its
 entry points, capabilities, convention sources and pins, divergence entries, invalid-input outcomes and
 environment with it (``lossconform.contract.Adapter``).
@@ -30,8 +32,7 @@ def _load() -> tuple[tuple[str, Adapter], ...]:
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{BUILTIN_PACKAGE}.{info.name}")
-        adapter = getattr(module, "ADAPTER", None)
-        if adapter is not None:
+        for adapter in _exported(module):
             _add(found, adapter, f"{BUILTIN_PACKAGE}.{info.name}")
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.value.split(":")[0].startswith(f"{BUILTIN_PACKAGE}."):
@@ -42,7 +43,8 @@ def _load() -> tuple[tuple[str, Adapter], ...]:
             raise RuntimeError(
                 f"entry point {ep.name!r} ({ep.value}) in group {ENTRY_POINT_GROUP!r} failed to "
                 f"load: {type(exc).__name__}: {exc}") from exc
-        _add(found, adapter, f"entry point {ep.name!r} ({ep.value})")
+        for one in (adapter if isinstance(adapter, (tuple, list)) else (adapter,)):
+            _add(found, one, f"entry point {ep.name!r} ({ep.value})")
     for adapter in found.values():
         for key, value in adapter.process_environment.items():
             os.environ.setdefault(key, value)
@@ -63,6 +65,20 @@ def builtin_adapters() -> Mapping[str, Adapter]:
     """The adapters shipped in ``lossconform.adapters`` (what the README documents)."""
     return {name: a for name, a in _load()
             if type(a).__module__.startswith(f"{BUILTIN_PACKAGE}.")}
+
+
+def _exported(module: object) -> tuple[object, ...]:
+    """What a plug-in module exports: ``ADAPTER``, or the sequence ``ADAPTERS``."""
+    single, several = getattr(module, "ADAPTER", None), getattr(module, "ADAPTERS", None)
+    if single is not None and several is not None:
+        raise ValueError(f"{getattr(module, '__name__', module)}: define ADAPTER or ADAPTERS, "
+                         "not both")
+    if several is not None:
+        if not isinstance(several, (tuple, list)):
+            raise TypeError(f"{getattr(module, '__name__', module)}: ADAPTERS must be a tuple "
+                            f"or list of adapters, not {type(several).__name__}")
+        return tuple(several)
+    return () if single is None else (single,)
 
 
 def _add(found: dict[str, Adapter], adapter: object, origin: str) -> None:
