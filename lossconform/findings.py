@@ -8,6 +8,12 @@ runs a repro the way a maintainer would: in a fresh interpreter started with ``-
 site, no PYTHON* variables, no script directory on sys.path), from a temporary directory
 outside the checkout, with every import of this project refused, so a repro that leans on the
 suite fails instead of passing. It knows no framework: the repros live in the plug-ins.
+
+``run_repros`` runs several repros in one such interpreter (a framework's import costs
+seconds; its findings share it): each in its own temporary directory, as ``__main__`` with
+fresh globals, its stdout and stderr captured apart, an exception or ``SystemExit`` ending that
+repro only. A repro that leans on a name another one defined still fails (globals are fresh);
+what they share is the interpreter's imported modules and framework state.
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ import numpy as np
 
 from lossconform.divergences.entry import Divergence, Finding
 
-__all__ = ["collect", "parse_values", "ReproRun", "run_repro", "project_modules",
+__all__ = ["collect", "parse_values", "ReproRun", "run_repro", "run_repros", "project_modules",
            "imported_modules", "differs"]
 
 
@@ -149,3 +155,81 @@ def run_repro(source: str, *, python: str | None = None, timeout: float = 300.0,
         return ReproRun(cmd[:3] + ("<wrapper>",) + cmd[4:], tmp, proc.returncode,
                         proc.stdout, proc.stderr)
 
+
+
+# Run in the child: refuse this project's modules, then run each file as __main__ in its own
+# folder with fresh globals, capturing its output; one JSON line per repro on the real stdout.
+_BATCH_WRAPPER = """\
+import contextlib, importlib.abc, io, json, os, runpy, sys, traceback
+forbidden = frozenset(sys.argv[2].split(","))
+class _Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in forbidden:
+            raise ImportError(f"a finding's repro must not import {name!r} (suite module)")
+        return None
+sys.meta_path.insert(0, _Refuse())
+real = sys.stdout
+for path in json.loads(sys.argv[1]):
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    os.chdir(os.path.dirname(path))
+    sys.argv = [path]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            runpy.run_path(path, run_name="__main__")
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if exc.code is not None and not isinstance(exc.code, int):
+                print(exc.code, file=sys.stderr)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    real.write(json.dumps({"path": path, "code": code, "stdout": out.getvalue(),
+                           "stderr": err.getvalue()}) + "\\n")
+    real.flush()
+"""
+
+
+def run_repros(sources: Sequence[str], *, python: str | None = None, timeout: float = 600.0,
+               forbid: Sequence[str] | None = None,
+               env: dict[str, str] | None = None) -> list[ReproRun]:
+    """Run every source of ``sources`` in one fresh ``python -I`` (see ``run_repro`` for the
+    isolation), each from its own temporary directory outside the checkout, and return one
+    ``ReproRun`` per source, in order. When the interpreter itself dies (a crash in native
+    code), the repros it did not finish get its exit status and stderr."""
+    forbid = project_modules() if forbid is None else tuple(forbid)
+    with tempfile.TemporaryDirectory(prefix="lc-findings-") as tmp:
+        paths = []
+        for i, source in enumerate(sources):
+            folder = Path(tmp) / f"repro{i}"
+            folder.mkdir()
+            path = folder / "repro.py"
+            path.write_text(source)
+            paths.append(str(path))
+        import json
+
+        cmd = (python or sys.executable, "-I", "-c", _BATCH_WRAPPER, json.dumps(paths),
+               ",".join(forbid))
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout,
+                              env=dict(os.environ if env is None else env))
+        done: dict[str, dict] = {}
+        for line in proc.stdout.splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict) and "path" in item:
+                done[item["path"]] = item
+        shown = cmd[:3] + ("<batch wrapper>", "<paths>") + cmd[5:]
+        runs = []
+        for path in paths:
+            item = done.get(path)
+            if item is None:
+                code = proc.returncode if proc.returncode else 1
+                runs.append(ReproRun(shown, str(Path(path).parent), code, "",
+                                     f"the interpreter running the batch ended (exit status "
+                                     f"{proc.returncode}) before this repro finished\n"
+                                     + proc.stderr))
+            else:
+                runs.append(ReproRun(shown, str(Path(path).parent), item["code"],
+                                     item["stdout"], item["stderr"]))
+        return runs

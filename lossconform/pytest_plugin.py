@@ -180,21 +180,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
     # One test item per (entry point, case), running every selected dtype: a check costs
     # ~1 ms, so pytest's and pytest-xdist's per-item overhead would otherwise dominate.
+    # Case by case: every entry point of every framework on one case in a row, so the
+    # reference's outputs and the tolerances, which all of them share, are computed once
+    # (lossconform.harness.check keeps the last few).
     config = metafunc.config
     adapters = _adapters()
+    specs = [(fw, spec) for fw in config.lc_frameworks for spec in adapters[fw].entry_points()]
     params = []
-    for fw in config.lc_frameworks:
-        for spec in adapters[fw].entry_points():
-            for case in CASES:
-                if case.op != spec.op:
-                    continue
-                dtypes = tuple(d for d in config.lc_dtypes if d in case.dtypes and d in spec.dtypes)
-                if dtypes:
-                    params.append(pytest.param(
-                        (case, fw, spec.name, dtypes),
-                        id=matrix_id(fw, spec.name, case),
-                        marks=pytest.mark.framework(fw),
-                    ))
+    for case in CASES:
+        for fw, spec in specs:
+            if case.op != spec.op:
+                continue
+            dtypes = tuple(d for d in config.lc_dtypes if d in case.dtypes and d in spec.dtypes)
+            if dtypes:
+                params.append(pytest.param(
+                    (case, fw, spec.name, dtypes),
+                    id=matrix_id(fw, spec.name, case),
+                    marks=pytest.mark.framework(fw),
+                ))
     metafunc.parametrize(MATRIX_FIXTURE, params)
 
 

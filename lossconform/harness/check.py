@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -352,6 +353,51 @@ def missing_device_reason(adapter: Adapter, device: str) -> str | None:
     return f"{adapter.framework} has no {device} device here (devices: {', '.join(have)})"
 
 
+class _Derived:
+    """What a (case, dtype, seed, device) gives every entry point alike: the reference's
+    outputs and each kind's tolerance and natural scale. The same inputs reach every
+    framework's entry points, so these are computed once and shared (``_derived``); the
+    arrays are made read-only, so nothing downstream can change what the next check sees."""
+
+    __slots__ = ("call", "expected", "_tol", "_overrides")
+
+    def __init__(self, call: Call, case: Case) -> None:
+        self.call = call
+        value, grad = expected(call)
+        for a in (value, grad):
+            if isinstance(a, np.ndarray):
+                a.flags.writeable = False
+        self.expected = (value, grad)
+        self._tol: dict[str, tuple[Tolerance, float]] = {}
+        self._overrides = case.tolerance_overrides
+
+    def tolerance(self, kind: str) -> tuple[Tolerance, float]:
+        hit = self._tol.get(kind)
+        if hit is None:
+            exp = self.expected[0] if kind == "forward" else self.expected[1]
+            hit = self._tol[kind] = (check_tolerance(self.call, kind, exp, self._overrides),
+                                     natural_scale(self.call, kind))
+        return hit
+
+
+#: the last few (case id, dtype, seed, device) -> _Derived; the matrix is collected case by
+#: case (every framework's entry points on one case in a row), so a small cache serves them
+_DERIVED: "OrderedDict[tuple, _Derived]" = OrderedDict()
+_DERIVED_SIZE = 8
+
+
+def _derived(case: Case, dtype: str, seed: int, device: str, call: Call) -> _Derived:
+    key = (case.id, dtype, seed, device, call.grad_output is not None)
+    hit = _DERIVED.get(key)
+    if hit is not None:
+        _DERIVED.move_to_end(key)
+        return hit
+    hit = _DERIVED[key] = _Derived(call.replace(facets={}) if call.facets else call, case)
+    while len(_DERIVED) > _DERIVED_SIZE:
+        _DERIVED.popitem(last=False)
+    return hit
+
+
 def run_check(
     case: Case,
     adapter: Adapter,
@@ -389,7 +435,8 @@ def run_check(
     repro = repro_snippet(case, entry_point, adapter, call, seed)
     base["repro"] = repro
 
-    exp_value, exp_grad = expected(call)
+    derived = _derived(case, dtype, seed, device, call)
+    exp_value, exp_grad = derived.expected
     t0 = time.perf_counter()
     try:
         ev: Evaluation = adapter.evaluate(entry_point, call)
@@ -415,8 +462,7 @@ def run_check(
                 message="the entry point gives no gradient for this call"))
             continue
         out, exp = outputs[kind]
-        tol = check_tolerance(call, kind, exp, case.tolerance_overrides)
-        floor = natural_scale(call, kind)
+        tol, floor = derived.tolerance(kind)
         cmp = compare(out.value, exp, dtype, tol, floor)
         rec = CheckRecord(
             **base,

@@ -3,8 +3,10 @@
 * Every finding (a divergence that is a bug, ``Divergence.finding``) is complete: a repro that
   imports only its framework, the measured and correct values, the upstream status.
 * Its repro runs standalone, the way a maintainer would run it: a fresh ``python -I`` from a
-  temporary directory outside the checkout, every import of this project refused
-  (lossconform.findings.run_repro); what it prints equals the recorded ``measured``. When it no
+  temporary directory outside the checkout, every import of this project refused; what it
+  prints equals the recorded ``measured``. The repros of one framework share one such
+  interpreter (lossconform.findings.run_repros: fresh globals and folder each; the framework
+  is imported once, not once per repro). When it no
   longer does (fixed upstream, or changed), the test says so instead of passing quietly.
 * ``correct`` is what the reference (or mpmath) computes, and ``measured`` differs from it
   beyond the tolerance for the repro's dtype: a finding is a real departure.
@@ -32,7 +34,7 @@ from lossconform.divergences import Divergence, registry
 from lossconform.divergences.entry import KINDS, Finding, Observed, classify
 from lossconform.dtypes import DTYPES
 from lossconform.findings import (collect, differs, imported_modules, parse_values,
-                                  project_modules, run_repro)
+                                  project_modules, run_repro, run_repros)
 from lossconform.harness.compare import compare
 from lossconform.harness.tolerances import tolerance
 from lossconform.plugins import load_adapters
@@ -140,7 +142,7 @@ def test_finding_repro_runs_standalone(div: Divergence, finding: Finding) -> Non
     if missing:
         pytest.skip(f"{div.id}: {', '.join(missing)} not installed")
     ad = _ready(div)
-    run = run_repro(finding.repro)
+    run = _repro_runs(div.framework)[div.id]
     assert run.returncode == 0, f"{div.id}: the repro failed\n{run.describe()}"
     assert Path(run.cwd).resolve() not in Path(__file__).resolve().parents
     got = run.values
@@ -155,6 +157,19 @@ def test_finding_repro_runs_standalone(div: Divergence, finding: Finding) -> Non
            else "update the finding"))
 
 
+@lru_cache(maxsize=None)
+def _repro_runs(framework: str) -> dict:
+    """Every runnable finding repro of ``framework`` (installed requirements, version inside
+    the entry's), run once per process in one interpreter: entry id -> ReproRun."""
+    ad = _adapters().get(framework)
+    versions = ad.versions() if ad is not None and not ad.available() else {}
+    todo = [(d, f) for d, f in FINDINGS if d.framework == framework
+            and all(importlib.util.find_spec(m) is not None for m in f.requires)
+            and d.matches_versions(versions)]
+    runs = run_repros([f.repro for _, f in todo])
+    return {d.id: run for (d, _), run in zip(todo, runs)}
+
+
 # ----------------------------------------------------------------------------- the repro runner
 def test_a_repro_cannot_import_the_suite() -> None:
     run = run_repro("import lossconform\nprint([1.0])\n")
@@ -162,6 +177,19 @@ def test_a_repro_cannot_import_the_suite() -> None:
     assert run.command[1] == "-I"
     repo = Path(__file__).resolve().parents[2]
     assert repo not in Path(run.cwd).resolve().parents
+
+
+def test_batched_repros_are_apart() -> None:
+    """In one interpreter, each repro has its own globals, folder and output; a failure or an
+    exit ends only that repro; the suite's modules are refused to each."""
+    runs = run_repros(["import os\nsecret = 1\nprint([len(os.listdir('.'))])\n",
+                       "print([secret])\n", "raise SystemExit(3)\n", "import lossconform\n",
+                       "import math\nprint([math.inf])\n"])
+    assert [r.returncode for r in runs] == [0, 1, 3, 1, 0], [r.describe() for r in runs]
+    assert runs[0].values.tolist() == [1.0]  # only its own repro.py in its folder
+    assert "NameError" in runs[1].stderr and "must not import 'lossconform'" in runs[3].stderr
+    assert runs[4].values.tolist() == [np.inf]
+    assert len({r.cwd for r in runs}) == 5
 
 
 def test_a_repro_prints_its_values() -> None:
