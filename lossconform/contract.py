@@ -116,6 +116,10 @@ class Output:
 class Evaluation:
     forward: Output
     gradient: Output | None  # d <forward, grad_output> / d x, shape of x; None if not asked
+    #: of this call's time, the seconds spent compiling (a compiled mode meeting a new shape
+    #: or dtype: tracing, lowering, compiling); 0 for an eager call or a cache hit. The
+    #: benchmark reports it apart from the time spent computing.
+    compile_seconds: float = 0.0
 
 
 #: Class-axis capabilities: which class axis an entry point can take.

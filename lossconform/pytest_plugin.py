@@ -213,7 +213,11 @@ def framework_params(values_by_framework: dict[str, list[Any]], id_of=None) -> l
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """--lc-frameworks narrows every test tied to a framework by its marker."""
+    """--lc-frameworks narrows every test tied to a framework by its marker. Tests marked
+    ``slow`` (seconds each: a fresh process, a compiler) run first, in their own order, so
+    that pytest-xdist's workers never wait at the end for the last long one: a few long
+    tests first and thousands of short ones after balance the cores (longest first)."""
+    items[:] = sorted(items, key=lambda item: item.get_closest_marker("slow") is None)
     selected = set(config.lc_frameworks)
     known = set(_adapters())
     for item in items:

@@ -237,6 +237,13 @@ class CheckRecord:
     pinned: str | None = _f(
         "The observation the plug-in pins for this probe, entry point and version "
         "(kind convention); None where nothing is pinned.", None)
+    compile_seconds: Float | None = _f(
+        "Of eval_seconds, the time the adapter spent compiling (tracing, lowering, "
+        "compiling a new shape or dtype; Evaluation.compile_seconds), on the forward record.",
+        None)
+    check_seconds: Float | None = _f(
+        "Wall time of the whole check (inputs, reference, framework call, comparison, "
+        "records), on the forward record: with eval_seconds, the engine's overhead.", None)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

@@ -412,6 +412,7 @@ def run_check(
     """Run forward and gradient for one (case, entry point, dtype); return records.
     ``facets`` (``Call.facets``) say how the call is made; the records carry them."""
     result = CheckResult()
+    t_check = time.perf_counter()
     call = case.call(dtype, seed=seed, device=device)
     if facets:
         call = call.replace(facets=dict(facets))
@@ -478,6 +479,7 @@ def run_check(
             max_rel_ulp_normal=cmp.max_rel_ulp_normal,
             worst=cmp.worst(),
             eval_seconds=eval_seconds if kind == "forward" else 0.0,
+            compile_seconds=float(ev.compile_seconds or 0.0) if kind == "forward" else 0.0,
             # the pairwise view compares entry points' forward values on the same inputs
             sample=sample(out.value) if kind == "forward" else None,
         )
@@ -493,6 +495,9 @@ def run_check(
                     _failure_text(case, adapter, version, entry_point, dtype, kind, tol, cmp, repro, cmp.problem)
                 )
         result.records.append(rec)
+    for rec in result.records:  # the whole check's time, with the framework call's
+        if rec.kind == "forward":
+            rec.check_seconds = time.perf_counter() - t_check
     return result
 
 

@@ -4,8 +4,9 @@ A plug-in declares, as data (``lossconform.contract.Setting`` from ``Adapter.set
 the settings a user may have: environment variables read when the framework loads,
 process-wide switches, and execution modes (values of the ``mode`` facet). For each one this
 engine runs the convention probes and a representative slice of the matrix (``slice``) under
-the setting and under the baseline (the run's own environment), each in a fresh process
-(``python -m lossconform.settings observe``), and compares them (``compare``):
+the setting and under the baseline (the run's own environment), each process setting and the
+baseline in a fresh process (``python -m lossconform.settings observe``), an execution mode in
+the test's own process (it sets nothing process-wide), and compares them (``compare``):
 
 * the share of outputs (forward values and gradients) that are not bitwise identical, and by
   how many ULP they move;
@@ -27,10 +28,12 @@ from __future__ import annotations
 from .compare import (CHANGED_STATES, PROBE_STATES, STATES, SettingResult, compare,
                       parse_observed, probe_state, summary_line)
 from .observe import COMPACT_TOPICS, Observation, Outcome, observe
-from .run import SettingRunError, find_setting, observe_in_subprocess, shared_baseline
+from .run import (SettingRunError, find_setting, observe_in_subprocess, observe_setting,
+                  shared_baseline)
 from .slice import ROWS, Item, Row, items
 
 __all__ = ["CHANGED_STATES", "COMPACT_TOPICS", "Item", "Observation", "Outcome", "PROBE_STATES",
            "ROWS", "Row", "STATES", "SettingResult", "SettingRunError", "compare",
-           "find_setting", "items", "observe", "observe_in_subprocess", "parse_observed",
+           "find_setting", "items", "observe", "observe_in_subprocess", "observe_setting",
+           "parse_observed",
            "probe_state", "shared_baseline", "summary_line"]

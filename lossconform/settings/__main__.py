@@ -74,7 +74,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from lossconform.settings.compare import compare, summary_line
-    from lossconform.settings.run import SettingRunError, observe_in_subprocess
+    from lossconform.settings.run import SettingRunError, observe_in_subprocess, observe_setting
 
     wanted = {n.strip() for n in (args.settings or "").split(",") if n.strip()}
     status = 0
@@ -92,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
                   f"{base.probe_seconds:.1f} s")
             for s in settings:
                 try:
-                    obs = observe_in_subprocess(adapter, s, Path(tmp) / "setting.npz", seed=args.seed)
+                    obs = observe_setting(adapter, s, Path(tmp) / "setting.npz", seed=args.seed)
                 except SettingRunError as exc:
                     print(f"  {s.name}: FAILED TO RUN: {exc}")
                     status = 1

@@ -1,9 +1,13 @@
-"""Running a setting in a fresh process, and the baseline once per test session.
+"""Running a setting (a process setting in a fresh process, a mode in this one), and the
+baseline once per test session.
 
 ``observe_in_subprocess`` starts ``python -m lossconform.settings observe`` with the
 setting's environment variables added to this process's (and the plug-in's
 ``process_environment``), lets it apply the setting's switch and mode, and reads back the
-``Observation`` it saves. The baseline is the same command without a setting; under
+``Observation`` it saves. ``observe_setting`` runs an execution mode (``kind="mode"``: a
+value of the ``mode`` facet, nothing process-wide) in this process instead, saving the
+framework's import and start-up; a process setting always gets a fresh process. The
+baseline is the same command without a setting; under
 pytest-xdist the workers share one baseline per (framework, seed, device, dtypes) through a
 file lock in the session's shared temporary folder.
 """
@@ -73,6 +77,31 @@ def observe_in_subprocess(adapter: Adapter, setting: Setting | None, out: str | 
     return Observation.load(out)
 
 
+def observe_setting(adapter: Adapter, setting: Setting, out: str | Path, *, seed: int = 0,
+                    device: str = "cpu", dtypes: Sequence[str] | None = None,
+                    timeout: float = TIMEOUT) -> Observation:
+    """The observation under ``setting``: a mode in this process (its calls carry the
+    ``mode`` facet; nothing process-wide changes), anything else in a fresh process."""
+    if setting.kind != "mode":
+        return observe_in_subprocess(adapter, setting, out, seed=seed, device=device,
+                                     dtypes=dtypes, timeout=timeout)
+    from .observe import observe
+
+    reason = adapter.available()
+    if reason:
+        raise SettingRunError(f"{adapter.framework} cannot run here: {reason}")
+    try:
+        obs = observe(adapter, setting.name, {"mode": setting.mode}, compact=setting.compiles,
+                      seed=seed, device=device, dtypes=dtypes)
+    except Exception as exc:  # the engine broke, not a check: say so with the cause
+        raise SettingRunError(f"{adapter.framework} setting {setting.name!r} (mode "
+                              f"{setting.mode!r}, in this process): {type(exc).__name__}: "
+                              f"{exc}") from exc
+    obs.environment = {k: v for k, v in os.environ.items()
+                       if k.startswith(tuple(adapter.numerics_variables) + ("OMP_",))}
+    return obs
+
+
 def shared_baseline(adapter: Adapter, folder: str | Path, *, seed: int = 0,
                     device: str = "cpu", dtypes: Sequence[str] | None = None) -> Observation:
     """The baseline observation, made once per ``folder`` (a file lock serialises the
@@ -94,4 +123,4 @@ def shared_baseline(adapter: Adapter, folder: str | Path, *, seed: int = 0,
 
 
 __all__ = ["SettingRunError", "TIMEOUT", "child_environment", "find_setting",
-           "observe_in_subprocess", "shared_baseline"]
+           "observe_in_subprocess", "observe_setting", "shared_baseline"]

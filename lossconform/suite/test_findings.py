@@ -136,6 +136,7 @@ def test_finding_correct_value_is_the_reference(div: Divergence, finding: Findin
                       f"finding")
 
 
+@pytest.mark.slow  # the first of a framework's findings starts their shared interpreter
 @pytest.mark.parametrize("div,finding", _finding_params())
 def test_finding_repro_runs_standalone(div: Divergence, finding: Finding) -> None:
     missing = [m for m in finding.requires if importlib.util.find_spec(m) is None]

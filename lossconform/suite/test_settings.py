@@ -3,7 +3,8 @@
 the baseline (``lossconform.settings``).
 
 ``test_setting[<framework>-<setting>]`` runs the baseline (once per session, shared by the
-xdist workers) and the setting, each in a fresh process, records one ``setting`` record per
+xdist workers, in a fresh process) and the setting (a process setting in a fresh process, an
+execution mode in the test's own process), records one ``setting`` record per
 call and per probe observation, and fails where the setting makes a check fail that the
 baseline passes (nothing in the plug-in's divergence models explains it) or changes a
 convention observation the setting does not declare in ``expected_changes``; its output
@@ -23,7 +24,7 @@ from lossconform.contract import FACET_NAMES, SETTING_KINDS
 from lossconform.plugins import load_adapters
 from lossconform.record import CheckRecord
 from lossconform.reports.pytest_plugin import record
-from lossconform.settings import (SettingRunError, compare, find_setting, observe_in_subprocess,
+from lossconform.settings import (SettingRunError, compare, find_setting, observe_setting,
                                   shared_baseline, summary_line)
 
 _ADAPTERS = load_adapters()
@@ -34,8 +35,15 @@ def _slug(text: str) -> str:
 
 
 def _params() -> list[Any]:
-    return [pytest.param(fw, s.name, id=f"{fw}-{_slug(s.name)}", marks=pytest.mark.framework(fw))
-            for fw, adapter in _ADAPTERS.items() for s in adapter.settings()]
+    """Every framework's settings, taken in turn (one of each framework, then the second of
+    each, ...): under pytest-xdist the workers then start on different frameworks' baselines
+    instead of waiting on one. Each runs a process or a compiler: ``slow``, scheduled first."""
+    per_fw = [[(fw, s) for s in adapter.settings()] for fw, adapter in _ADAPTERS.items()]
+    turns = [p for i in range(max(map(len, per_fw), default=0)) for fw_settings in per_fw
+             if i < len(fw_settings) for p in [fw_settings[i]]]
+    return [pytest.param(fw, s.name, id=f"{fw}-{_slug(s.name)}",
+                         marks=[pytest.mark.framework(fw), pytest.mark.slow])
+            for fw, s in turns]
 
 
 def _frameworks() -> list[Any]:
@@ -89,8 +97,8 @@ def test_setting(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     try:
         base = shared_baseline(adapter, _shared_folder(tmp_path_factory), seed=lc_seed,
                                device=device, dtypes=dtypes)
-        obs = observe_in_subprocess(adapter, setting, tmp_path / "setting.npz", seed=lc_seed,
-                                    device=device, dtypes=dtypes)
+        obs = observe_setting(adapter, setting, tmp_path / "setting.npz", seed=lc_seed,
+                              device=device, dtypes=dtypes)
     except SettingRunError as exc:
         record(request, CheckRecord(
             id=f"setting-{_slug(name)}", op="", entry_point="", framework=fw,
