@@ -7,9 +7,12 @@ packaged suite, ``lossconform.suite``, from an installed package). Options (all 
   --lc-dtypes=float32,...   which dtypes (default: float16,bfloat16,float32,float64)
   --lc-seed=N               base seed; each case's inputs are seeded from (N, case id)
   --lc-device=cpu           device to run on (default: cpu)
+  --lc-entry-points=a,b*    which entry points (names as the report writes them, or glob
+                            patterns; default: all of the selected frameworks')
 
 A usage error is one line that lists what is valid: an unknown framework, dtype or device
-name, an empty selection (``--lc-frameworks=``), and a framework named in ``--lc-frameworks``
+name, an empty selection (``--lc-frameworks=``), an entry-point pattern that matches none of
+the selected frameworks' entry points, and a framework named in ``--lc-frameworks``
 that cannot run here (with the plug-in's reason). Without ``--lc-frameworks`` every discovered
 framework is selected and one that cannot run here is skipped, visibly, with the reason.
 A name given twice counts once.
@@ -19,6 +22,7 @@ This module knows no framework: everything comes from the plug-ins (``lossconfor
 """
 from __future__ import annotations
 
+import fnmatch
 import os
 import platform
 import re
@@ -57,23 +61,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("lossconform")
     g.addoption("--lc-frameworks", default=None,
                 help=f"comma-separated frameworks (default: all of {', '.join(_adapters())})")
+    g.addoption("--lc-entry-points", default=None,
+                help="comma-separated entry point names or glob patterns "
+                     "('mylib.nn.*'; default: all of the selected frameworks')")
     g.addoption("--lc-dtypes", default=None, help=f"comma-separated dtypes (default: {','.join(DTYPES)})")
     g.addoption("--lc-seed", type=int, default=0, help="base seed for every case's inputs (default 0)")
     g.addoption("--lc-device", default="cpu", help="device to run the frameworks on (default cpu)")
 
 
 def _split(value: str | None, valid: tuple[str, ...] | list[str], what: str,
-           option: str) -> tuple[str, ...]:
+           option: str, patterns: bool = False) -> tuple[str, ...]:
     """The names of a comma-separated option, de-duplicated in the order given; None (the
     option not given) is every valid name. Nothing selected, or an unknown name, is a
-    usage error listing the valid names."""
+    usage error listing the valid names. ``patterns``: a glob pattern is known when it
+    matches a valid name."""
     if value is None:
         return tuple(valid)
     names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
     if not names:
         raise pytest.UsageError(
             f"{option}={value!r} selects no {what}; valid names: {', '.join(valid)}")
-    unknown = [n for n in names if n not in valid]
+    unknown = [n for n in names if n not in valid and not (
+        patterns and _is_glob(n) and any(fnmatch.fnmatchcase(v, n) for v in valid))]
     if unknown:
         raise pytest.UsageError(
             f"unknown {what} {', '.join(map(repr, unknown))}; valid names: {', '.join(valid)}"
@@ -110,6 +119,28 @@ def select_frameworks(value: str | None, adapters: dict) -> tuple[str, ...]:
     return names
 
 
+def select_entry_points(value: str | None, frameworks: tuple[str, ...],
+                        adapters: dict) -> tuple[str, ...] | None:
+    """The patterns ``--lc-entry-points=value`` gives (None: every entry point). Each is an
+    entry point's name as the report writes it, or a glob pattern (``*``, ``?``, ``[``); one
+    that matches no entry point of the selected frameworks is a ``pytest.UsageError``."""
+    if value is None:
+        return None
+    names = [spec.name for fw in frameworks for spec in adapters[fw].entry_points()]
+    patterns = _split(value, names, "entry point", "--lc-entry-points", patterns=True)
+    return tuple(patterns)
+
+
+def entry_point_selected(name: str, patterns: tuple[str, ...] | None) -> bool:
+    if patterns is None:
+        return True
+    return any(name == p or (_is_glob(p) and fnmatch.fnmatchcase(name, p)) for p in patterns)
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
+
+
 def select_dtypes(value: str | None) -> tuple[str, ...]:
     """The dtypes ``--lc-dtypes=value`` selects (default: all), de-duplicated."""
     return _split(value, DTYPES, "dtype", "--lc-dtypes")
@@ -124,11 +155,15 @@ def select_device(value: str | None, devices: tuple[str, ...]) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: seconds each (a fresh process, a compiler); "
+                                       "scheduled first so that xdist workers balance")
     config.addinivalue_line("markers", "framework(name): the test exercises this framework's "
                             "plug-in; skipped when --lc-frameworks does not select it")
     config.lc_dtypes = select_dtypes(config.getoption("--lc-dtypes"))
     config.lc_device = select_device(config.getoption("--lc-device"), _devices())
     config.lc_frameworks = select_frameworks(config.getoption("--lc-frameworks"), _adapters())
+    config.lc_entry_points = select_entry_points(config.getoption("--lc-entry-points"),
+                                                 config.lc_frameworks, _adapters())
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -168,9 +203,10 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_")
 
 
-def matrix_id(framework: str, entry_point: str, case: Any) -> str:
-    """The matrix test's parameter id: ``<framework>-<entry point slug>-<case id>``."""
-    return f"{framework}-{slug(entry_point)}-{case.id}"
+def matrix_id(framework: str, case: Any) -> str:
+    """The matrix test's parameter id: ``<framework>-<case id>`` (the test runs every
+    selected entry point of the framework that computes the case's op)."""
+    return f"{framework}-{case.id}"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -178,26 +214,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     from lossconform.cases import CASES
 
-    # One test item per (entry point, case), running every selected dtype: a check costs
-    # ~1 ms, so pytest's and pytest-xdist's per-item overhead would otherwise dominate.
-    # Case by case: every entry point of every framework on one case in a row, so the
-    # reference's outputs and the tolerances, which all of them share, are computed once
-    # (lossconform.harness.check keeps the last few).
+    # One test item per (framework, case), running every selected entry point of the
+    # framework on the case in every selected dtype: a check costs about a millisecond, and
+    # pytest's and pytest-xdist's per-test work (reports, hooks, the controller's
+    # bookkeeping: 2-4 ms a test) would otherwise cost more than the checks.
+    # Case by case: every framework on one case in a row, so the reference's outputs and the
+    # tolerances, which all of them share, are computed once (lossconform.harness.check
+    # keeps the last few).
     config = metafunc.config
     adapters = _adapters()
-    specs = [(fw, spec) for fw in config.lc_frameworks for spec in adapters[fw].entry_points()]
+    wanted = getattr(config, "lc_entry_points", None)
+    specs = {fw: [s for s in adapters[fw].entry_points() if entry_point_selected(s.name, wanted)]
+             for fw in config.lc_frameworks}
     params = []
     for case in CASES:
-        for fw, spec in specs:
-            if case.op != spec.op:
-                continue
-            dtypes = tuple(d for d in config.lc_dtypes if d in case.dtypes and d in spec.dtypes)
-            if dtypes:
-                params.append(pytest.param(
-                    (case, fw, spec.name, dtypes),
-                    id=matrix_id(fw, spec.name, case),
-                    marks=pytest.mark.framework(fw),
-                ))
+        for fw, fw_specs in specs.items():
+            todo = []
+            for spec in fw_specs:
+                if spec.op != case.op:
+                    continue
+                dtypes = tuple(d for d in config.lc_dtypes if d in case.dtypes and d in spec.dtypes)
+                if dtypes:
+                    todo.append((spec.name, dtypes))
+            if todo:
+                params.append(pytest.param((case, fw, tuple(todo)), id=matrix_id(fw, case),
+                                           marks=pytest.mark.framework(fw)))
     metafunc.parametrize(MATRIX_FIXTURE, params)
 
 

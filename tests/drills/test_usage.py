@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lossconform.cases import CASES
+from lossconform.cases import BY_ID, CASES
 from lossconform.plugins import load_adapters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,10 +110,12 @@ def test_duplicate_framework_runs_each_test_once(tmp_path: Path) -> None:
     assert doc is not None, _out(proc)
     nodeids = Counter(r["nodeid"] for r in doc["records"])
     assert nodeids, _out(proc)
-    # one check (forward, gradient) per test and dtype: each test id once, and no pytest
-    # de-duplication suffix (a second copy would be named <id>0 / <id>1)
-    assert set(nodeids.values()) == {2}, nodeids
-    per_check = Counter((r["nodeid"], r["dtype"], r["kind"]) for r in doc["records"])
+    # one check (forward, gradient) per test, entry point and dtype: each test id once, and
+    # no pytest de-duplication suffix (a second copy would be named <id>0 / <id>1)
+    eps = {n: {r["entry_point"] for r in doc["records"] if r["nodeid"] == n} for n in nodeids}
+    assert all(count == 2 * len(eps[n]) for n, count in nodeids.items()), (nodeids, eps)
+    per_check = Counter((r["nodeid"], r["entry_point"], r["dtype"], r["kind"])
+                        for r in doc["records"])
     assert set(per_check.values()) == {1}, per_check
     assert all(n.endswith(f"{r}]") for n, r in
                ((r["nodeid"], r["id"]) for r in doc["records"])), sorted(nodeids)
@@ -223,3 +225,36 @@ def test_k_fragment_of_a_test_id_parses(tmp_path: Path) -> None:
                       "--collect-only", "-k", f"{fragment} and 16x10 and moderate")
     assert proc.returncode == 0, _out(proc)
     assert ids[0] in _collected(proc), _out(proc)
+
+
+# -- --lc-entry-points -------------------------------------------------------------------------
+def test_entry_point_selection_runs_only_those(tmp_path: Path) -> None:
+    """A name (or a glob) narrows every matrix test to the entry points it names; the
+    records say which ran."""
+    fw = _available()[0]
+    ops_case = _narrow(fw)
+    specs = [s for s in load_adapters()[fw].entry_points()
+             if s.op == BY_ID[ops_case].op]
+    name = specs[0].name
+    proc, doc = _pytest(tmp_path, f"--lc-frameworks={fw}", "--lc-dtypes=float32",
+                        f"--lc-entry-points={name}", "-k", ops_case)
+    assert proc.returncode == 0, _out(proc)
+    assert doc is not None and doc["records"], _out(proc)
+    assert {r["entry_point"] for r in doc["records"]} == {name}
+    glob = name[: max(1, len(name) // 2)] + "*"
+    proc, doc = _pytest(tmp_path, f"--lc-frameworks={fw}", "--lc-dtypes=float32",
+                        f"--lc-entry-points={glob}", "-k", ops_case)
+    assert proc.returncode == 0, _out(proc)
+    assert name in {r["entry_point"] for r in doc["records"]}, _out(proc)
+    assert all(r["entry_point"].startswith(glob[:-1]) for r in doc["records"])
+
+
+def test_unknown_entry_point_is_a_usage_error(tmp_path: Path) -> None:
+    fw = _available()[0]
+    proc, _ = _pytest(tmp_path, f"--lc-frameworks={fw}", "--lc-entry-points=no.such.function",
+                      "--collect-only")
+    assert proc.returncode == USAGE_ERROR, _out(proc)
+    errors = _error_lines(proc)
+    assert len(errors) == 1 and "'no.such.function'" in errors[0], _out(proc)
+    first = load_adapters()[fw].entry_points()[0].name
+    assert first in errors[0], errors
