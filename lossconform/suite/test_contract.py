@@ -522,3 +522,22 @@ def test_invalid_outcome_rows(fw: str) -> None:
 def _row(entry_point: str, kind: str | None, case: str, got: I.CellResult) -> str:
     return (f"    InvalidOutcome({re.escape(entry_point)!r}, {str(kind)!r}, {case!r}, "
             f"{got.outcome!r}),  # {got.message}")
+
+
+# -- across plug-ins ---------------------------------------------------------------------------
+def test_entry_point_names_are_unique_across_plug_ins() -> None:
+    """Records, the report's views and merged runs tell entry points apart by name: two
+    plug-ins (say one library run on two backends) must name theirs differently, e.g. with
+    the backend appended as the user would say it (``lib.loss@backend``)."""
+    owners: dict[str, list[str]] = {}
+    for fw, adapter in _ADAPTERS.items():
+        try:
+            names = {s.name for s in adapter.entry_points()}
+        except Exception:  # reported by test_declarations
+            continue
+        for name in names:
+            owners.setdefault(name, []).append(fw)
+    shared = {name: fws for name, fws in owners.items() if len(fws) > 1}
+    assert not shared, ("entry point names used by more than one plug-in (rename them in "
+                        "all but one): " + "; ".join(f"{n!r}: {', '.join(f)}"
+                                                     for n, f in sorted(shared.items())))
