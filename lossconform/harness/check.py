@@ -354,8 +354,8 @@ def missing_device_reason(adapter: Adapter, device: str) -> str | None:
 
 
 class _Derived:
-    """What a (case, dtype, seed, device) gives every entry point alike: the reference's
-    outputs and each kind's tolerance and natural scale. The same inputs reach every
+    """What a (case, dtype, seed, device) gives every entry point alike: the inputs, the
+    reference's outputs and each kind's tolerance and natural scale. The same inputs reach every
     framework's entry points, so these are computed once and shared (``_derived``); the
     arrays are made read-only, so nothing downstream can change what the next check sees."""
 
@@ -370,6 +370,17 @@ class _Derived:
         self.expected = (value, grad)
         self._tol: dict[str, tuple[Tolerance, float]] = {}
         self._overrides = case.tolerance_overrides
+
+    def fresh_call(self) -> Call:
+        """The case's call with its own copies of the arrays (an adapter may hand them to its
+        framework without copying; what one check does to them never reaches the next)."""
+        c = self.call
+
+        def own(a: Any) -> Any:
+            return a.copy() if isinstance(a, np.ndarray) else a
+
+        return c.replace(x=own(c.x), target=own(c.target), grad_output=own(c.grad_output),
+                         options={k: own(v) for k, v in c.options.items()})
 
     def tolerance(self, kind: str) -> tuple[Tolerance, float]:
         hit = self._tol.get(kind)
@@ -386,13 +397,13 @@ _DERIVED: "OrderedDict[tuple, _Derived]" = OrderedDict()
 _DERIVED_SIZE = 8
 
 
-def _derived(case: Case, dtype: str, seed: int, device: str, call: Call) -> _Derived:
-    key = (case.id, dtype, seed, device, call.grad_output is not None)
+def _derived(case: Case, dtype: str, seed: int, device: str) -> _Derived:
+    key = (case.id, dtype, seed, device)
     hit = _DERIVED.get(key)
     if hit is not None:
         _DERIVED.move_to_end(key)
         return hit
-    hit = _DERIVED[key] = _Derived(call.replace(facets={}) if call.facets else call, case)
+    hit = _DERIVED[key] = _Derived(case.call(dtype, seed=seed, device=device), case)
     while len(_DERIVED) > _DERIVED_SIZE:
         _DERIVED.popitem(last=False)
     return hit
@@ -413,7 +424,8 @@ def run_check(
     ``facets`` (``Call.facets``) say how the call is made; the records carry them."""
     result = CheckResult()
     t_check = time.perf_counter()
-    call = case.call(dtype, seed=seed, device=device)
+    derived = _derived(case, dtype, seed, device)
+    call = derived.fresh_call()
     if facets:
         call = call.replace(facets=dict(facets))
     version = adapter.version()
@@ -436,7 +448,6 @@ def run_check(
     repro = repro_snippet(case, entry_point, adapter, call, seed)
     base["repro"] = repro
 
-    derived = _derived(case, dtype, seed, device, call)
     exp_value, exp_grad = derived.expected
     t0 = time.perf_counter()
     try:
