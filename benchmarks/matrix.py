@@ -52,6 +52,24 @@ def _cpu_of(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+_SPIN = "import time\nt = time.perf_counter()\nn = 0\nwhile n < 6_000_000: n += 1\nprint(time.perf_counter() - t)"
+
+
+def machine_parallelism(runs: int = 2) -> dict:
+    """How much a second process gets from this machine: the same CPU-bound loop alone and
+    two at once (a machine whose two vCPUs share a physical core, or that is busy, gives a
+    ratio well below 2)."""
+    def timed(n: int) -> float:
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True)
+                 for _ in range(n)]
+        return max(float(p.communicate()[0]) for p in procs)
+
+    alone = min(timed(1) for _ in range(runs))
+    two = min(timed(2) for _ in range(runs))
+    return {"alone_s": alone, "two_s": two, "throughput_ratio": 2 * alone / two,
+            "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+
+
 def run(jobs: int, extra: list[str], frameworks: str | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         results = Path(tmp) / "results.json"
@@ -166,6 +184,10 @@ def main() -> None:
     ap.add_argument("--frameworks", default=None, help="--lc-frameworks for the runs (default: all)")
     ap.add_argument("extra", nargs="*", help="extra pytest arguments (after --)")
     args = ap.parse_args()
+    m = machine_parallelism()
+    print(f"machine: a CPU-bound loop takes {m['alone_s']:.2f} s alone and {m['two_s']:.2f} s "
+          f"with a second copy beside it: 2 processes get {m['throughput_ratio']:.2f}x the "
+          f"throughput of 1 (load average {m['load']:.2f} before the runs)")
     rows = [run(int(j), args.extra, args.frameworks) for j in args.jobs.split(",")]
     for r in rows:
         print(describe(r))
