@@ -1,0 +1,4 @@
+"""The JAX / optax plug-in: entry points, conventions, divergences, invalid-input outcomes."""
+from .adapter import ADAPTER
+
+__all__ = ["ADAPTER"]
