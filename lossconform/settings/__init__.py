@@ -4,9 +4,10 @@ A plug-in declares, as data (``lossconform.contract.Setting`` from ``Adapter.set
 the settings a user may have: environment variables read when the framework loads,
 process-wide switches, and execution modes (values of the ``mode`` facet). For each one this
 engine runs the convention probes and a representative slice of the matrix (``slice``) under
-the setting and under the baseline (the run's own environment), each process setting and the
-baseline in a fresh process (``python -m lossconform.settings observe``), an execution mode in
-the test's own process (it sets nothing process-wide), and compares them (``compare``):
+the setting and under the baseline (the run's own environment, observed in the test process
+itself), each process setting in a fresh process (``python -m lossconform.settings
+observe``), an execution mode in the test's own process (it sets nothing process-wide), and
+compares them (``compare``):
 
 * the share of outputs (forward values and gradients) that are not bitwise identical, and by
   how many ULP they move;

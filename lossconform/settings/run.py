@@ -6,10 +6,11 @@ setting's environment variables added to this process's (and the plug-in's
 ``process_environment``), lets it apply the setting's switch and mode, and reads back the
 ``Observation`` it saves. ``observe_setting`` runs an execution mode (``kind="mode"``: a
 value of the ``mode`` facet, nothing process-wide) in this process instead, saving the
-framework's import and start-up; a process setting always gets a fresh process. The
-baseline is the same command without a setting; under
-pytest-xdist the workers share one baseline per (framework, seed, device, dtypes) through a
-file lock in the session's shared temporary folder.
+framework's import and start-up; a process setting always gets a fresh process. The baseline
+(``shared_baseline``) is observed once per session, in the first test process that needs it:
+the environment the matrix and the probes themselves run under; under pytest-xdist the
+workers share it per (framework, seed, device, dtypes) through a file lock in the session's
+shared temporary folder.
 """
 from __future__ import annotations
 
@@ -102,10 +103,34 @@ def observe_setting(adapter: Adapter, setting: Setting, out: str | Path, *, seed
     return obs
 
 
+def observe_baseline(adapter: Adapter, out: str | Path, *, seed: int = 0, device: str = "cpu",
+                     dtypes: Sequence[str] | None = None) -> Observation:
+    """The baseline in this process: the run's own environment with the plug-in's
+    ``process_environment`` (set when the plug-in was loaded), exactly what the matrix and
+    the convention probes run under; saved to ``out`` for the other workers."""
+    from .observe import observe
+
+    reason = adapter.available()
+    if reason:
+        raise SettingRunError(f"{adapter.framework} cannot run here: {reason}")
+    adapter.warmup()
+    try:
+        obs = observe(adapter, "", {}, seed=seed, device=device, dtypes=dtypes)
+    except Exception as exc:
+        raise SettingRunError(f"{adapter.framework} baseline (in this process): "
+                              f"{type(exc).__name__}: {exc}") from exc
+    obs.environment = {k: v for k, v in os.environ.items()
+                       if k.startswith(tuple(adapter.numerics_variables) + ("OMP_",))}
+    obs.save(out)
+    return obs
+
+
 def shared_baseline(adapter: Adapter, folder: str | Path, *, seed: int = 0,
-                    device: str = "cpu", dtypes: Sequence[str] | None = None) -> Observation:
+                    device: str = "cpu", dtypes: Sequence[str] | None = None,
+                    in_process: bool = True) -> Observation:
     """The baseline observation, made once per ``folder`` (a file lock serialises the
-    processes that need it; the first makes it, the others read it)."""
+    processes that need it; the first makes it, the others read it): in the first one's own
+    process (``in_process``, what the matrix runs under), or in a fresh one."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tag = hashlib.sha256(repr((adapter.framework, seed, device, tuple(dtypes or ()))).encode()
@@ -116,6 +141,8 @@ def shared_baseline(adapter: Adapter, folder: str | Path, *, seed: int = 0,
         try:
             if path.exists():
                 return Observation.load(path)
+            if in_process:
+                return observe_baseline(adapter, path, seed=seed, device=device, dtypes=dtypes)
             return observe_in_subprocess(adapter, None, path, seed=seed, device=device,
                                          dtypes=dtypes)
         finally:
@@ -123,4 +150,4 @@ def shared_baseline(adapter: Adapter, folder: str | Path, *, seed: int = 0,
 
 
 __all__ = ["SettingRunError", "TIMEOUT", "child_environment", "find_setting",
-           "observe_in_subprocess", "observe_setting", "shared_baseline"]
+           "observe_baseline", "observe_in_subprocess", "observe_setting", "shared_baseline"]

@@ -3,7 +3,7 @@
 the baseline (``lossconform.settings``).
 
 ``test_setting[<framework>-<setting>]`` runs the baseline (once per session, shared by the
-xdist workers, in a fresh process) and the setting (a process setting in a fresh process, an
+xdist workers, in the test process: the matrix's own environment) and the setting (a process setting in a fresh process, an
 execution mode in the test's own process), records one ``setting`` record per
 call and per probe observation, and fails where the setting makes a check fail that the
 baseline passes (nothing in the plug-in's divergence models explains it) or changes a
