@@ -1,0 +1,254 @@
+"""The worker process of one Keras backend: ``python -m lossconform.adapters.keras.worker jax``.
+
+Keras reads its backend once, at import, and the test process already holds Keras on the
+TensorFlow backend (the tensorflow plug-in), so each backend runs in a process of its own,
+started by the adapter (``client.py``) with ``KERAS_BACKEND`` set. The worker imports Keras
+once, then serves requests until its input closes.
+
+Protocol (both directions): frames of an 8-byte big-endian length and a pickle. Requests are
+tuples ``(kind, *args)``: ``("evaluate", entry_point, call)`` -> an ``Evaluation``;
+``("expression", source, arrays)`` -> the float64 value of one Keras expression;
+``("environment",)`` -> a dict; ``("ping",)`` -> ``"pong"``; ``("exit", status[, message])`` prints the message
+to stderr and ends the process at once with that status (used by the tests of a crashed worker). Replies are
+``("ok", value)`` or ``("raise", type_name, module, message, pickled_or_None, traceback)``:
+an exception raised by the framework goes back with its type's name and message, pickled when
+it pickles, so the parent re-raises an exception of the same type name and message.
+Anything the framework prints goes to stderr (file descriptor 1 is redirected to it), never
+into the reply channel.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import sys
+import traceback
+from functools import lru_cache
+from typing import Any, BinaryIO
+
+import numpy as np
+
+HEADER = struct.Struct(">Q")
+
+
+def read_exactly(stream: BinaryIO, n: int) -> bytes:
+    """``n`` bytes from a pipe (an unbuffered ``read`` may return fewer), or fewer at its end."""
+    chunks, left = [], n
+    while left:
+        b = stream.read(left)
+        if not b:
+            break
+        chunks.append(b)
+        left -= len(b)
+    return b"".join(chunks)
+
+
+def read_frame(stream: BinaryIO) -> Any:
+    head = read_exactly(stream, HEADER.size)
+    if len(head) < HEADER.size:
+        raise EOFError("the channel closed")
+    (size,) = HEADER.unpack(head)
+    data = read_exactly(stream, size)
+    if len(data) < size:
+        raise EOFError("the channel closed in the middle of a frame")
+    return pickle.loads(data)
+
+
+def write_frame(stream: BinaryIO, value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+@lru_cache(maxsize=None)
+def _compiled(src: str, mode: str) -> Any:
+    return compile(src, "<lossconform-keras>", mode)
+
+
+class Executor:
+    """Runs programs (``plans.program``) on one backend, in this process."""
+
+    def __init__(self, backend: str) -> None:
+        import keras
+
+        if keras.backend.backend() != backend:
+            raise RuntimeError(f"Keras was imported with backend {keras.backend.backend()!r}, "
+                               f"not {backend!r}: KERAS_BACKEND must be set before the import")
+        self.backend = backend
+        self.keras = keras
+        if backend == "jax":
+            import jax
+
+            self.mod = jax
+        else:
+            import torch
+
+            self.mod = torch
+        self._losses: dict[str, Any] = {}
+        self._runs: dict[tuple[str | None, str], Any] = {}
+        self._exe: Any = None
+        if backend == "jax" and os.environ.get("LOSSCONFORM_KERAS_EXECUTABLES", "1") != "0":
+            from .executables import Executables
+
+            self._exe = Executables()
+
+    def _loss(self, ctor: str) -> Any:
+        obj = self._losses.get(ctor)
+        if obj is None:
+            obj = self._losses[ctor] = eval(_compiled(ctor, "eval"), {"keras": self.keras})
+        return obj
+
+    def _run(self, ctor: str | None, define: tuple[str, ...]) -> Any:
+        """``run`` of a program's ``define`` block, one per (constructor, text): a jitted
+        ``run`` keeps its compilations (one per shapes and dtypes) across calls."""
+        key = (ctor, "\n".join(define))
+        fn = self._runs.get(key)
+        if fn is None:
+            ns: dict[str, Any] = {"np": np, "keras": self.keras, self.backend: self.mod}
+            if ctor is not None:
+                ns["loss_fn"] = self._loss(ctor)
+            exec(_compiled(key[1], "exec"), ns)  # noqa: S102
+            fn = self._runs[key] = ns["run"]
+        return fn
+
+    def evaluate(self, entry_point: str, call: Any) -> Any:
+        from lossconform.contract import Evaluation
+
+        from .entry_points import BY_NAME
+        from .plans import build_plan, program
+
+        prog = program(build_plan(BY_NAME[entry_point], call), call, self.backend)
+        arrays = {"np": np, "x": call.x, "target": call.target,
+                  "weight": call.option("weight"), "sample_weight": call.option("sample_weight")}
+        env: dict[str, Any] = {"np": np, "keras": self.keras, self.backend: self.mod,
+                               "grad_output": call.grad_output}
+        convert = self.keras.ops.convert_to_tensor
+        with np.errstate(all="ignore"):
+            for name, src, dt in prog.tensors:
+                env[name] = convert(eval(_compiled(src, "eval"), arrays), dtype=dt)  # noqa: S307
+        if prog.ctor is not None:
+            env["loss_fn"] = self._loss(prog.ctor)
+        compile_seconds = 0.0
+        if prog.define:
+            fn = self._run(prog.ctor, prog.define)
+            if self._exe is not None:  # compiled executables, kept across runs
+                exe, text = self._exe, f"{prog.ctor}\n" + "\n".join(prog.define)
+                exe.last_compile_seconds = 0.0
+
+                def run(*args: Any) -> Any:
+                    return exe.run(fn, text, args)
+                env["run"] = run
+            else:
+                env["run"] = fn
+        exec(_compiled("\n".join(prog.body), "exec"), env)  # noqa: S102
+        if prog.define and self._exe is not None:  # tracing + lowering + compiling, on a miss
+            compile_seconds = self._exe.last_compile_seconds
+        out = env["out"]
+        grad = env.get("grad") if prog.grad else None
+        return Evaluation(self._output(out), None if grad is None else self._output(grad),
+                          compile_seconds)
+
+    def expression(self, src: str, arrays: dict[str, Any]) -> np.ndarray:
+        """The float64 value of a Keras expression over ``keras``, ``np`` and NumPy arrays
+        converted to the backend's tensors (the float-label calls of the invalid-input
+        table)."""
+        env: dict[str, Any] = {"np": np, "keras": self.keras, self.backend: self.mod}
+        env.update({k: self.keras.ops.convert_to_tensor(v) for k, v in arrays.items()})
+        return self._output(eval(_compiled(src, "eval"), env)).value  # noqa: S307
+
+    def _output(self, value: Any) -> Any:
+        from lossconform.contract import Output
+
+        if self.backend == "torch":
+            import torch
+
+            name = str(value.dtype).replace("torch.", "")
+            return Output(value.detach().to(torch.float64).cpu().numpy(), name)
+        arr = np.asarray(value)
+        return Output(arr.astype(np.float64), str(arr.dtype))
+
+    def environment(self) -> dict[str, Any]:
+        k = self.keras
+        env: dict[str, Any] = {"keras_backend": k.backend.backend(),
+                               "keras_floatx": k.config.floatx(),
+                               "keras_epsilon": k.config.epsilon()}
+        if self.backend == "jax":
+            jax = self.mod
+            env.update({"jax_enable_x64": bool(jax.config.jax_enable_x64),
+                        "jax_devices": [str(d) for d in jax.devices()],
+                        "JAX_ENABLE_X64": os.environ.get("JAX_ENABLE_X64", "(unset)"),
+                        "XLA_FLAGS": os.environ.get("XLA_FLAGS", "(unset)"),
+                        "JAX_COMPILATION_CACHE_DIR":
+                            os.environ.get("JAX_COMPILATION_CACHE_DIR", "(unset)"),
+                        "executables_cache": "off" if self._exe is None
+                        else str(self._exe.folder())})
+        else:
+            torch = self.mod
+            env.update({"torch_num_threads": torch.get_num_threads(),
+                        "torch_cuda": bool(torch.cuda.is_available())})
+        return env
+
+
+def _reply_exception(out: BinaryIO, exc: BaseException) -> None:
+    cls = type(exc)
+    try:
+        pickled: bytes | None = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.loads(pickled)
+    except Exception:
+        pickled = None
+    write_frame(out, ("raise", cls.__name__, cls.__module__, str(exc), pickled,
+                      "".join(traceback.format_exception(cls, exc, exc.__traceback__))[-4000:]))
+
+
+def serve(backend: str, inp: BinaryIO, out: BinaryIO) -> None:
+    executor: Executor | None = None
+    while True:
+        try:
+            request = read_frame(inp)
+        except EOFError:
+            return
+        kind = request[0]
+        if kind == "exit":
+            if len(request) > 2:
+                print(request[2], file=sys.stderr, flush=True)
+            os._exit(int(request[1]))
+        try:
+            if executor is None:
+                executor = Executor(backend)
+            if kind == "evaluate":
+                value: Any = executor.evaluate(request[1], request[2])
+            elif kind == "expression":
+                value = executor.expression(request[1], request[2])
+            elif kind == "environment":
+                value = executor.environment()
+            elif kind == "ping":
+                value = "pong"
+            else:
+                raise ValueError(f"unknown request {kind!r}")
+        except Exception as exc:  # the framework's exception goes back to the parent
+            _reply_exception(out, exc)
+            continue
+        write_frame(out, ("ok", value))
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in ("jax", "torch"):
+        print("usage: python -m lossconform.adapters.keras.worker jax|torch", file=sys.stderr)
+        return 2
+    backend = argv[0]
+    os.environ["KERAS_BACKEND"] = backend
+    # the reply channel is the original stdout; whatever the libraries print goes to stderr
+    inp = os.fdopen(os.dup(0), "rb", buffering=0)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("LOSSCONFORM_KERAS_THREADS", "1")))
+    serve(backend, inp, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
