@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.drills.terminal import terminal_signals
+
 from lossconform.reports.results import load_results
 from tests.report.schema_validation import assert_valid_results
 
@@ -118,7 +120,8 @@ class Inner:
                "--results", str(self.results if results is None else results), *args]
         with open(self.stdout, "w") as out, open(self.stderr, "w") as err:
             self.proc = subprocess.Popen(cmd, cwd=self.suite, env=environ, stdout=out,
-                                         stderr=err, stdin=subprocess.DEVNULL)
+                                         stderr=err, stdin=subprocess.DEVNULL,
+                                         preexec_fn=terminal_signals)
         return self.proc
 
     def run(self, *args: str, **kw: str) -> int:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.drills.terminal import terminal_signals
+
 from lossconform.plugins import load_adapters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,7 +84,8 @@ def test_ctrl_c_on_make_conform_still_builds_the_report_of_this_run(tmp_path: Pa
     proc = subprocess.Popen(["make", "--no-print-directory", "conform", f"RUN={out}", "JOBS=0",
                              f"ARGS=--lc-frameworks {fw} -k test_matrix"],
                             cwd=REPO, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=terminal_signals)
     lines: list[str] = []
     deadline = time.monotonic() + 240
     assert proc.stdout is not None
