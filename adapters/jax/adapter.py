@@ -21,7 +21,8 @@ this plug-in (about 150 ms per new shape/dtype on a CPU), so:
   (``JAX_COMPILATION_CACHE_DIR`` under ``$XDG_CACHE_HOME`` or ``~/.cache``, minimum compile
   time and entry size 0; set only where unset, so a user's value wins), so a second run
   loads the executables instead of compiling them;
-- on top of it, ``_Executables`` keeps each compiled step serialized by its plan and argument
+- on top of it, ``Executables`` (executables.py, shared with the Keras plug-in's keras-jax
+  worker) keeps each compiled step serialized by its plan and argument
   signature, so a warm run skips tracing and lowering too (about 40 ms a signature). Measured
   (jax 0.10.2, 2 shared cores): the matrix's 1,865 jax calls need 637 compiles; in one process
   they take 6.5 s warm (637 executables loaded, ~5 ms each) against ~150 s cold; the jax matrix
@@ -35,7 +36,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -50,6 +50,7 @@ from . import entry_points as E
 from . import invalid as _invalid
 from .conventions import SOURCES
 from .divergences import DIVERGENCES
+from .executables import Executables
 
 #: execution modes (the ``mode`` facet); a call without the facet runs "jit"
 MODES: tuple[str, ...] = ("jit", "eager")
@@ -172,113 +173,7 @@ def _runner(plan: _Plan) -> Any:
     return hit
 
 
-class _Executables:
-    """Compiled ``jax.jit`` steps, kept in memory and on disk across runs.
-
-    A jitted call on a new shape/dtype traces, lowers and compiles (about 40 ms of tracing and
-    lowering even when JAX's persistent cache then finds the executable). This cache keeps
-    ``jax.jit(step).lower(*args).compile()`` -- the path ``jax.jit`` itself takes, so the
-    executable is the one a user's ``jax.jit(step)(*args)`` runs (tests/adapters/jax compare
-    them bitwise) -- serialized with ``jax.experimental.serialize_executable`` under the
-    compilation cache folder, keyed by the plan's source, the arguments' shapes and dtypes, the
-    jax/jaxlib/optax versions, x64, ``XLA_FLAGS`` and the CPU. A second run deserializes
-    (about 10 ms) instead of tracing and lowering.
-    """
-
-    def __init__(self) -> None:
-        self.memory: dict[str, Any] = {}
-        self.misses = 0
-        #: seconds the last ``run`` spent tracing, lowering and compiling (0 on a hit)
-        self.last_compile_seconds = 0.0
-        self._static: str | None = None
-
-    def folder(self) -> Path | None:
-        import jax
-
-        base = jax.config.jax_compilation_cache_dir
-        return Path(base) / "lossconform-executables" if base else None
-
-    def _static_key(self) -> str:
-        if self._static is None:
-            import platform
-
-            import jax
-            import jaxlib
-            import optax
-
-            try:
-                with open("/proc/cpuinfo", encoding="utf-8") as fh:
-                    flags = next((ln for ln in fh if ln.startswith("flags")), "")
-            except OSError:
-                flags = platform.processor()
-            dev = jax.devices()[0]
-            self._static = repr((jax.__version__, jaxlib.__version__, optax.__version__,
-                                 bool(jax.config.jax_enable_x64), os.environ.get("XLA_FLAGS", ""),
-                                 dev.platform, dev.device_kind, platform.machine(), flags))
-        return self._static
-
-    def run(self, jitted: Any, source: str, args: Sequence[Any]) -> Any:
-        """``jitted(*args)`` through the cache. An executable loaded from disk that XLA cannot
-        run (``NOT_FOUND`` of a fused kernel's symbol, met with some gathers) is dropped and
-        marked, and the call made through ``jitted`` itself: what that raises propagates."""
-        import hashlib
-        import pickle
-
-        import jax
-
-        sig = tuple((tuple(a.shape), str(a.dtype), bool(getattr(a, "weak_type", False)))
-                    for a in args)
-        key = hashlib.sha256(repr((self._static_key(), source, sig)).encode()).hexdigest()
-        self.last_compile_seconds = 0.0
-        hit = self.memory.get(key)
-        if hit is not None:
-            return hit(*args)
-        from jax.experimental.serialize_executable import deserialize_and_load, serialize
-
-        folder = self.folder()
-        path = folder / f"{key}.pkl" if folder is not None else None
-        bad = path.with_suffix(".bad") if path is not None else None
-        if bad is not None and bad.exists():
-            self.memory[key] = jitted
-            return jitted(*args)
-        if path is not None and path.exists():
-            try:
-                payload, in_tree, out_tree = pickle.loads(path.read_bytes())
-                loaded = deserialize_and_load(payload, in_tree, out_tree)
-                out = jax.block_until_ready(loaded(*args))  # errors surface here
-            except Exception as exc:  # a truncated, foreign or unloadable entry
-                if isinstance(exc, jax.errors.JaxRuntimeError) and "NOT_FOUND" not in str(exc):
-                    raise
-                self._mark_bad(path, bad)
-                self.memory[key] = jitted
-                return jitted(*args)
-            self.memory[key] = loaded
-            return out
-        self.misses += 1
-        t0 = time.perf_counter()
-        compiled = jitted.lower(*args).compile()
-        self.last_compile_seconds = time.perf_counter() - t0
-        self.memory[key] = compiled
-        if path is not None:
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_bytes(pickle.dumps(serialize(compiled)))
-                os.replace(tmp, path)
-            except Exception:  # a read-only cache folder only costs the next run time
-                pass
-        return compiled(*args)
-
-    @staticmethod
-    def _mark_bad(path: Path, bad: Path) -> None:
-        try:
-            bad.touch()
-            path.unlink()
-        except OSError:
-            pass
-
-
-EXECUTABLES = _Executables()
+EXECUTABLES = Executables(("optax",))
 
 
 class JaxAdapter(Adapter):

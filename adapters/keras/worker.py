@@ -88,9 +88,9 @@ class Executor:
         self._runs: dict[tuple[str | None, str], Any] = {}
         self._exe: Any = None
         if backend == "jax" and os.environ.get("LOSSCONFORM_KERAS_EXECUTABLES", "1") != "0":
-            from .executables import Executables
+            from lossconform.adapters.jax.executables import Executables
 
-            self._exe = Executables()
+            self._exe = Executables(("keras",))
 
     def _loss(self, ctor: str) -> Any:
         obj = self._losses.get(ctor)

@@ -1,5 +1,5 @@
-"""The keras-jax worker's compiled-executables cache (adapters/keras/executables.py): a miss
-compiles, reports its compile time and writes the executable; a fresh worker loads it
+"""The keras-jax worker's compiled-executables cache (adapters/jax/executables.py, the JAX
+plug-in's, shared): a miss compiles, reports its compile time and writes the executable; a fresh worker loads it
 (no compile time) and returns bitwise the same values as the jitted function without the
 cache; the values agree with the NumPy reference."""
 from __future__ import annotations

@@ -1,20 +1,23 @@
-"""Compiled ``jax.jit`` programs of the keras-jax worker, kept in memory and on disk across runs.
+"""Compiled ``jax.jit`` programs, kept in memory and on disk across runs: used by this plug-in's
+jitted steps and by the Keras plug-in's keras-jax worker (``adapters/keras/worker.py``).
 
-A jitted ``run`` on a new signature traces, lowers and compiles: about 15 ms of tracing and
-lowering per matrix check even when JAX's persistent compilation cache then finds the
-executable. This cache keeps ``run.lower(*args).compile()`` -- the path ``jax.jit`` itself
-takes, so the executable is the one a user's ``jax.jit(run)(*args)`` runs -- serialized with
-``jax.experimental.serialize_executable`` in ``<JAX_COMPILATION_CACHE_DIR>/lossconform-
-executables``, keyed by the program's text (the loss constructor and the ``run`` block), the
-arguments' shapes, dtypes and weak types, the keras/jax/jaxlib versions, x64, ``XLA_FLAGS``
-and the CPU (its flags). A later run deserializes instead of tracing. A copy, adapted to the
-worker, of the JAX plug-in's ``_Executables`` (adapters/jax/adapter.py). An executable that
-XLA cannot load (``NOT_FOUND`` of a fused kernel's symbol) is marked and the call goes through
-the jitted function itself. Imported only inside the worker (it imports jax).
+A jitted call on a new signature traces, lowers and compiles; tracing and lowering alone cost
+15-40 ms even when JAX's persistent compilation cache then finds the executable. This cache
+keeps ``jitted.lower(*args).compile()`` -- the path ``jax.jit`` itself takes, so the executable
+is the one a user's ``jax.jit(step)(*args)`` runs (tests/adapters/jax and tests/adapters/keras
+compare them bitwise) -- serialized with ``jax.experimental.serialize_executable`` in
+``<JAX_COMPILATION_CACHE_DIR>/lossconform-executables``, keyed by the program's source, the
+arguments' shapes, dtypes and weak types, the versions of jax, jaxlib and the packages the
+program calls (``packages``: optax, keras), x64, ``XLA_FLAGS`` and the CPU (its flags). A later
+run deserializes (about 5 ms) instead of tracing. An executable that XLA cannot load
+(``NOT_FOUND`` of a fused kernel's symbol, met with some gathers) is marked and the call goes
+through the jitted function itself: what that raises propagates. Importing this module imports
+no framework; the methods import jax.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import pickle
 import platform
@@ -24,7 +27,10 @@ from typing import Any, Sequence
 
 
 class Executables:
-    def __init__(self) -> None:
+    """The cache for programs that call ``packages`` (module names whose versions key it)."""
+
+    def __init__(self, packages: Sequence[str] = ()) -> None:
+        self.packages = tuple(packages)
         self.memory: dict[str, Any] = {}
         self.misses = 0
         self.loads = 0
@@ -43,7 +49,6 @@ class Executables:
         if self._static is None:
             import jax
             import jaxlib
-            import keras
 
             try:
                 with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -51,7 +56,8 @@ class Executables:
             except OSError:
                 flags = platform.processor()
             dev = jax.devices()[0]
-            self._static = repr((keras.__version__, jax.__version__, jaxlib.__version__,
+            versions = tuple(importlib.import_module(p).__version__ for p in self.packages)
+            self._static = repr((*versions, jax.__version__, jaxlib.__version__,
                                  bool(jax.config.jax_enable_x64),
                                  os.environ.get("XLA_FLAGS", ""), dev.platform,
                                  dev.device_kind, platform.machine(), flags))
