@@ -1,0 +1,1 @@
+"""The mlx plug-in (being written)."""

@@ -1,0 +1,1 @@
+"""The onnx plug-in (being written)."""

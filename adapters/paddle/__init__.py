@@ -1,0 +1,1 @@
+"""The paddle plug-in (being written)."""
