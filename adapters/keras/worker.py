@@ -1,64 +1,21 @@
-"""The worker process of one Keras backend: ``python -m lossconform.adapters.keras.worker jax``.
+"""The executor of one Keras backend, run in a worker process of its own
+(``lossconform.isolation``; the parent side is ``client.py``).
 
 Keras reads its backend once, at import, and the test process already holds Keras on the
 TensorFlow backend (the tensorflow plug-in), so each backend runs in a process of its own,
-started by the adapter (``client.py``) with ``KERAS_BACKEND`` set. The worker imports Keras
-once, then serves requests until its input closes.
-
-Protocol (both directions): frames of an 8-byte big-endian length and a pickle. Requests are
-tuples ``(kind, *args)``: ``("evaluate", entry_point, call)`` -> an ``Evaluation``;
-``("expression", source, arrays)`` -> the float64 value of one Keras expression;
-``("environment",)`` -> a dict; ``("ping",)`` -> ``"pong"``; ``("exit", status[, message])`` prints the message
-to stderr and ends the process at once with that status (used by the tests of a crashed worker). Replies are
-``("ok", value)`` or ``("raise", type_name, module, message, pickled_or_None, traceback)``:
-an exception raised by the framework goes back with its type's name and message, pickled when
-it pickles, so the parent re-raises an exception of the same type name and message.
-Anything the framework prints goes to stderr (file descriptor 1 is redirected to it), never
-into the reply channel.
+started by the adapter with ``KERAS_BACKEND`` set: ``python -m lossconform.isolation
+lossconform.adapters.keras.worker:Executor jax``. The executor imports Keras once, then serves
+the requests ``("evaluate", entry_point, call)`` -> an ``Evaluation``; ``("expression", source,
+arrays)`` -> the float64 value of one Keras expression; ``("environment",)`` -> a dict (plus the
+built-in ``("ping",)`` and ``("exit", status[, message])`` of ``lossconform.isolation``).
 """
 from __future__ import annotations
 
 import os
-import pickle
-import struct
-import sys
-import traceback
 from functools import lru_cache
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
-
-HEADER = struct.Struct(">Q")
-
-
-def read_exactly(stream: BinaryIO, n: int) -> bytes:
-    """``n`` bytes from a pipe (an unbuffered ``read`` may return fewer), or fewer at its end."""
-    chunks, left = [], n
-    while left:
-        b = stream.read(left)
-        if not b:
-            break
-        chunks.append(b)
-        left -= len(b)
-    return b"".join(chunks)
-
-
-def read_frame(stream: BinaryIO) -> Any:
-    head = read_exactly(stream, HEADER.size)
-    if len(head) < HEADER.size:
-        raise EOFError("the channel closed")
-    (size,) = HEADER.unpack(head)
-    data = read_exactly(stream, size)
-    if len(data) < size:
-        raise EOFError("the channel closed in the middle of a frame")
-    return pickle.loads(data)
-
-
-def write_frame(stream: BinaryIO, value: Any) -> None:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(HEADER.pack(len(data)) + data)
-    stream.flush()
-
 
 @lru_cache(maxsize=None)
 def _compiled(src: str, mode: str) -> Any:
@@ -83,6 +40,7 @@ class Executor:
         else:
             import torch
 
+            torch.set_num_threads(int(os.environ.get("LOSSCONFORM_KERAS_THREADS", "1")))
             self.mod = torch
         self._losses: dict[str, Any] = {}
         self._runs: dict[tuple[str | None, str], Any] = {}
@@ -187,68 +145,3 @@ class Executor:
             env.update({"torch_num_threads": torch.get_num_threads(),
                         "torch_cuda": bool(torch.cuda.is_available())})
         return env
-
-
-def _reply_exception(out: BinaryIO, exc: BaseException) -> None:
-    cls = type(exc)
-    try:
-        pickled: bytes | None = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
-        pickle.loads(pickled)
-    except Exception:
-        pickled = None
-    write_frame(out, ("raise", cls.__name__, cls.__module__, str(exc), pickled,
-                      "".join(traceback.format_exception(cls, exc, exc.__traceback__))[-4000:]))
-
-
-def serve(backend: str, inp: BinaryIO, out: BinaryIO) -> None:
-    executor: Executor | None = None
-    while True:
-        try:
-            request = read_frame(inp)
-        except EOFError:
-            return
-        kind = request[0]
-        if kind == "exit":
-            if len(request) > 2:
-                print(request[2], file=sys.stderr, flush=True)
-            os._exit(int(request[1]))
-        try:
-            if executor is None:
-                executor = Executor(backend)
-            if kind == "evaluate":
-                value: Any = executor.evaluate(request[1], request[2])
-            elif kind == "expression":
-                value = executor.expression(request[1], request[2])
-            elif kind == "environment":
-                value = executor.environment()
-            elif kind == "ping":
-                value = "pong"
-            else:
-                raise ValueError(f"unknown request {kind!r}")
-        except Exception as exc:  # the framework's exception goes back to the parent
-            _reply_exception(out, exc)
-            continue
-        write_frame(out, ("ok", value))
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in ("jax", "torch"):
-        print("usage: python -m lossconform.adapters.keras.worker jax|torch", file=sys.stderr)
-        return 2
-    backend = argv[0]
-    os.environ["KERAS_BACKEND"] = backend
-    # the reply channel is the original stdout; whatever the libraries print goes to stderr
-    inp = os.fdopen(os.dup(0), "rb", buffering=0)
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    if backend == "torch":
-        import torch
-
-        torch.set_num_threads(int(os.environ.get("LOSSCONFORM_KERAS_THREADS", "1")))
-    serve(backend, inp, out)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
