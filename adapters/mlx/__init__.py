@@ -1,1 +1,4 @@
-"""The mlx plug-in (being written)."""
+"""The MLX plug-in: entry points, conventions, divergences, invalid-input outcomes."""
+from .adapter import ADAPTER
+
+__all__ = ["ADAPTER"]
