@@ -20,7 +20,7 @@ from lossconform import ops
 from lossconform.contract import Adapter, Call, Evaluation
 from lossconform.divergences import candidates, explain
 from lossconform.cases import Case
-from lossconform.harness.compare import Comparison, compare
+from lossconform.harness.compare import Comparison, Prepared, compare, compare_prepared
 from lossconform.harness.tolerances import Conditioning, Tolerance, tolerance
 from lossconform.record import CheckRecord
 
@@ -359,17 +359,23 @@ class _Derived:
     framework's entry points, so these are computed once and shared (``_derived``); the
     arrays are made read-only, so nothing downstream can change what the next check sees."""
 
-    __slots__ = ("call", "expected", "_tol", "_overrides")
+    __slots__ = ("call", "_expected", "_tol", "_overrides")
 
     def __init__(self, call: Call, case: Case) -> None:
         self.call = call
-        value, grad = expected(call)
-        for a in (value, grad):
-            if isinstance(a, np.ndarray):
-                a.flags.writeable = False
-        self.expected = (value, grad)
-        self._tol: dict[str, tuple[Tolerance, float]] = {}
+        self._expected: tuple[Any, Any] | None = None  # computed at the first supported check
+        self._tol: dict[str, tuple[Tolerance, float, Prepared | None]] = {}
         self._overrides = case.tolerance_overrides
+
+    @property
+    def expected(self) -> tuple[Any, Any]:
+        if self._expected is None:
+            value, grad = expected(self.call)
+            for a in (value, grad):
+                if isinstance(a, np.ndarray):
+                    a.flags.writeable = False
+            self._expected = (value, grad)
+        return self._expected
 
     def fresh_call(self) -> Call:
         """The case's call with its own copies of the arrays (an adapter may hand them to its
@@ -382,12 +388,15 @@ class _Derived:
         return c.replace(x=own(c.x), target=own(c.target), grad_output=own(c.grad_output),
                          options={k: own(v) for k, v in c.options.items()})
 
-    def tolerance(self, kind: str) -> tuple[Tolerance, float]:
+    def tolerance(self, kind: str) -> tuple[Tolerance, float, Prepared | None]:
+        """The kind's tolerance, natural scale and the comparison's expected side."""
         hit = self._tol.get(kind)
         if hit is None:
             exp = self.expected[0] if kind == "forward" else self.expected[1]
-            hit = self._tol[kind] = (check_tolerance(self.call, kind, exp, self._overrides),
-                                     natural_scale(self.call, kind))
+            tol = check_tolerance(self.call, kind, exp, self._overrides)
+            floor = natural_scale(self.call, kind)
+            prep = None if exp is None else Prepared(exp, self.call.dtype, tol, floor)
+            hit = self._tol[kind] = (tol, floor, prep)
         return hit
 
 
@@ -474,8 +483,9 @@ def run_check(
                 message="the entry point gives no gradient for this call"))
             continue
         out, exp = outputs[kind]
-        tol, floor = derived.tolerance(kind)
-        cmp = compare(out.value, exp, dtype, tol, floor)
+        tol, floor, prep = derived.tolerance(kind)
+        cmp = compare_prepared(out.value, prep) if prep is not None else compare(
+            out.value, exp, dtype, tol, floor)
         rec = CheckRecord(
             **base,
             kind=kind,

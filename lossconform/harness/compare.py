@@ -58,6 +58,32 @@ def normal_mask(expected: np.ndarray, dtype: str) -> np.ndarray:
     return np.isfinite(a) & (a >= TINY[dtype]) & (a <= MAX[dtype])
 
 
+class Prepared:
+    """The expected side of a comparison (everything that depends only on the expected values,
+    the dtype, the tolerance and the scale floor): computed once when several outputs are
+    compared with the same expected array (every entry point of every framework on one case
+    and dtype), then ``compare_prepared`` does only the actual side."""
+
+    __slots__ = ("e", "dtype", "tol", "fin_e", "nan_e", "pinf_e", "ninf_e", "ulp_e", "abs_e",
+                 "scale", "allowed", "normal", "bound", "held", "any_normal", "any_held")
+
+    def __init__(self, expected: np.ndarray, dtype: str, tol: Tolerance,
+                 scale_floor: float = 0.0) -> None:
+        e = np.asarray(expected, dtype=np.float64)
+        self.e, self.dtype, self.tol = e, dtype, tol
+        self.fin_e = fin_e = np.isfinite(e)
+        self.nan_e, self.pinf_e, self.ninf_e = np.isnan(e), np.isposinf(e), np.isneginf(e)
+        self.ulp_e = ulp(np.where(fin_e, e, 0.0), dtype)
+        self.abs_e = np.abs(e)
+        self.scale = max(float(np.max(self.abs_e[fin_e])) if fin_e.any() else 0.0, scale_floor)
+        self.allowed = (tol.atol * self.scale + TINY[dtype]
+                        + tol.rtol * np.where(fin_e, self.abs_e, 0.0))
+        self.normal = normal_mask(e, dtype)
+        self.bound = tol.relative_bound(e)
+        self.held = self.normal & np.isfinite(self.bound)
+        self.any_normal, self.any_held = bool(self.normal.any()), bool(self.held.any())
+
+
 def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tol: Tolerance,
             scale_floor: float = 0.0) -> Comparison:
     """Compare element-wise; see lossconform/harness/tolerances.py for both criteria.
@@ -67,33 +93,36 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tol: Tolerance
     The relative bound of each element comes from ``tol.relative_bound`` (kappa from the
     check's Conditioning, 1 when there is none).
     """
+    return compare_prepared(actual, Prepared(expected, dtype, tol, scale_floor))
+
+
+def compare_prepared(actual: np.ndarray, prep: Prepared) -> Comparison:
+    """``compare`` with the expected side already computed (``Prepared``)."""
     a = np.asarray(actual, dtype=np.float64)
-    e = np.asarray(expected, dtype=np.float64)
+    e, dtype = prep.e, prep.dtype
     if a.shape != e.shape:
         return Comparison(False, f"shape {a.shape} != expected {e.shape}", None, None, None, None, None, None)
     if a.size == 0:
         return Comparison(True, None, 0.0, 0.0, 0.0, None, None, None, 0.0, 0.0)
 
-    fin_e, fin_a = np.isfinite(e), np.isfinite(a)
+    fin_e, fin_a = prep.fin_e, np.isfinite(a)
     # Non-finite values must match exactly: same positions, same kind (nan, +inf, -inf).
-    same_nonfinite = (np.isnan(a) == np.isnan(e)) & (np.isposinf(a) == np.isposinf(e)) & (
-        np.isneginf(a) == np.isneginf(e)
+    same_nonfinite = (np.isnan(a) == prep.nan_e) & (np.isposinf(a) == prep.pinf_e) & (
+        np.isneginf(a) == prep.ninf_e
     )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         diff = np.where(fin_e & fin_a, np.abs(a - e), np.where(same_nonfinite, 0.0, np.inf))
-        rel = np.where(diff == 0, 0.0, diff / np.abs(e))
-        ulps = np.where(diff == 0, 0.0, diff / ulp(np.where(fin_e, e, 0.0), dtype))
-    scale = max(float(np.max(np.abs(e[fin_e]))) if fin_e.any() else 0.0, scale_floor)
-    allowed = tol.atol * scale + TINY[dtype] + tol.rtol * np.where(fin_e, np.abs(e), 0.0)
+        rel = np.where(diff == 0, 0.0, diff / prep.abs_e)
+        ulps = np.where(diff == 0, 0.0, diff / prep.ulp_e)
+    scale, allowed = prep.scale, prep.allowed
     norm_bad = diff > allowed
     with np.errstate(divide="ignore", invalid="ignore"):
         used = np.where(diff == 0, 0.0, diff / allowed)
 
     # the relative criterion, on normal elements of the expected values
-    normal = normal_mask(e, dtype)
-    max_rel_ulp_normal = float(np.max(ulps[normal])) if normal.any() else None
-    bound = tol.relative_bound(e)
-    held = normal & np.isfinite(bound)
+    normal = prep.normal
+    max_rel_ulp_normal = float(np.max(ulps[normal])) if prep.any_normal else None
+    bound, held = prep.bound, prep.held
     with np.errstate(divide="ignore", invalid="ignore"):
         rel_used = np.where(held & (ulps > 0), ulps / bound, 0.0)
     rel_bad = held & (ulps > bound)
@@ -133,7 +162,7 @@ def compare(actual: np.ndarray, expected: np.ndarray, dtype: str, tol: Tolerance
         float(bound[worst]) if held[worst] else None,
         n_norm,
         n_rel,
-        float(np.max(rel_used)) if held.any() else None,
+        float(np.max(rel_used)) if prep.any_held else None,
     )
 
 
