@@ -48,11 +48,7 @@ def candidates(adapter: Adapter, entry_point: str, call: Call, kind: str,
     """
     versions = adapter.versions() if versions is None else versions
     out: list[Divergence] = []
-    for d in adapter.divergences:
-        if kind not in d.kinds or not d.matches_entry_point(entry_point):
-            continue
-        if not d.matches_versions(versions):
-            continue
+    for d in _screened(adapter, entry_point, kind, tuple(sorted(versions.items()))):
         try:
             ok = bool(d.applies(call))
         except Exception:
@@ -60,6 +56,25 @@ def candidates(adapter: Adapter, entry_point: str, call: Call, kind: str,
         if ok:
             out.append(d)
     return out
+
+
+#: (adapter, entry point, kind, versions) -> the entries whose kinds, entry-point patterns and
+#: version ranges admit them: fixed facts, screened once instead of at every failed check
+_SCREENED: dict[tuple, tuple[object, tuple[Divergence, ...]]] = {}
+
+
+def _screened(adapter: Adapter, entry_point: str, kind: str,
+              versions: tuple[tuple[str, str], ...]) -> tuple[Divergence, ...]:
+    divs = adapter.divergences
+    key = (id(adapter), id(divs), entry_point, kind, versions)
+    hit = _SCREENED.get(key)
+    if hit is None or hit[0] is not divs:  # the same entries, not a namesake at a reused id
+        vmap = dict(versions)
+        hit = _SCREENED[key] = (divs, tuple(
+            d for d in divs
+            if kind in d.kinds and d.matches_entry_point(entry_point)
+            and d.matches_versions(vmap)))
+    return hit[1]
 
 
 def model_compute_dtype(div: Divergence, dtype: str) -> str:
