@@ -100,12 +100,17 @@ def _entries(runtime: str) -> tuple[Entry, ...]:
         out.append(Entry(EntryPointSpec(name, canon, dtypes, notes + f16 + grad, caps),
                          op, opset, runtime, log_prob))
 
+    legacy = ("" if ort else
+              "; onnx.reference does not implement this: its one Softmax class serves every "
+              "opset, so at opset 11 it normalises along axis only and an omitted axis means "
+              "-1, not 1 (op_softmax.py at v1.23.2): it computes the opset-13 function where "
+              "the spec and ONNX Runtime do not (see onnxruntime-softmax-11-coerces-to-2d)")
     for op, canon in (("Softmax", "softmax"), ("LogSoftmax", "log_softmax")):
         add(op, 11, canon,
             f"one-node model, opset 11, axis=axis: the input is coerced to 2-D at axis "
             f"[prod(shape[:axis]), prod(shape[axis:])] and each row normalised (so only the "
-            f"last axis, or 2-D axis 1, means 'along axis'; {_SPEC} {op}-11); {no_bf16}",
-            _activation(_name(op, 11, runtime)), NO_BF16)
+            f"last axis, or 2-D axis 1, means 'along axis'; {_SPEC} {op}-11){legacy}; "
+            f"{no_bf16}", _activation(_name(op, 11, runtime)), NO_BF16)
         add(op, 13, canon,
             f"one-node model, opset 13, axis=axis: normalised along axis only ({op}-13); "
             f"{bf16}", _activation(_name(op, 13, runtime)), half13)
