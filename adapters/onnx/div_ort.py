@@ -86,35 +86,6 @@ def _log_softmax_model(call: Call) -> ModelResult:
     return M.loss_or_log_softmax(call, ends, call.dtype), None
 
 
-ENTRIES.append(Divergence(
-    id="onnxruntime-log-softmax-log-of-rounded-sum",
-    title="LogSoftmax (and SoftmaxCrossEntropyLoss, built on it) take the log of the row sum "
-          "rounded to the dtype: log-probabilities near 0 and confident items' losses come "
-          "back 0",
-    framework=RT, entry_points=_LOG_SOFTMAX, versions=">=1.0",
-    kinds=("forward",),
-    trigger="float32/float64 rows whose argmax has probability near 1 (confident, large-scale "
-            "or offset logits), and the losses of such items",
-    explanation="ONNX Runtime's CPU LogSoftmax computes x - max - log(sum(exp(x - max))) with "
-                "the sum stored in the input's dtype (MLAS MlasComputeSoftmax for float32, "
-                "SoftmaxCPU<double> for float64): for the argmax of a row whose other classes "
-                "add up to r, log(1 + r) is taken of 1 + r rounded, an absolute error of half "
-                "an ULP of 1 and exactly 0 once r is below it, where the reference takes "
-                "log1p(r). SoftmaxCrossEntropyLoss has no kernel of its own on the CPU: its "
-                "function body (Transpose, LogSoftmax, GatherElements, Neg, reductions) uses "
-                "this LogSoftmax, so a confident item's loss is 0 (or -0.0). float16 goes "
-                "through float32 (inserted Casts) and rounds once. The same convention as "
-                "torch's, TensorFlow's and JAX's log-of-rounded-sum entries.",
-    link=f"{_ORT}core/mlas/lib/compute.cpp (MlasComputeSoftmaxThreaded: LogSoftmax output "
-         f"x - max - log(sum)); {_ORT}core/providers/cpu/math/softmax_shared.cc (double: "
-         "Xdata - rowmax - log(fmax(scale, 1e-20f)))",
-    applies=lambda c: c.op in ("log_softmax", "cross_entropy") and c.dtype != "bfloat16",
-    model=_log_softmax_model,
-    example=lambda: example_call("log_softmax", [[30.0, 0.0, -1.0], [1.0, 2.0, 3.0]], "float32",
-                                 grad=False),
-))
-
-
 def _nonfinite_rows(call: Call) -> bool:
     x = classes_last(call.x, call)
     return bool(np.any(np.isnan(x)) or np.any(np.isposinf(x)))
@@ -148,6 +119,35 @@ ENTRIES.append(Divergence(
                        "every other element of a NaN row is x - max + 46.05, a positive "
                        "'log-probability', and a +inf row is -inf (NaN at the +inf entries)"),),
     finding=F.DOUBLE_LOG_SOFTMAX_NAN,
+))
+
+
+ENTRIES.append(Divergence(
+    id="onnxruntime-log-softmax-log-of-rounded-sum",
+    title="LogSoftmax (and SoftmaxCrossEntropyLoss, built on it) take the log of the row sum "
+          "rounded to the dtype: log-probabilities near 0 and confident items' losses come "
+          "back 0",
+    framework=RT, entry_points=_LOG_SOFTMAX, versions=">=1.0",
+    kinds=("forward",),
+    trigger="float32/float64 rows whose argmax has probability near 1 (confident, large-scale "
+            "or offset logits), and the losses of such items",
+    explanation="ONNX Runtime's CPU LogSoftmax computes x - max - log(sum(exp(x - max))) with "
+                "the sum stored in the input's dtype (MLAS MlasComputeSoftmax for float32, "
+                "SoftmaxCPU<double> for float64): for the argmax of a row whose other classes "
+                "add up to r, log(1 + r) is taken of 1 + r rounded, an absolute error of half "
+                "an ULP of 1 and exactly 0 once r is below it, where the reference takes "
+                "log1p(r). SoftmaxCrossEntropyLoss has no kernel of its own on the CPU: its "
+                "function body (Transpose, LogSoftmax, GatherElements, Neg, reductions) uses "
+                "this LogSoftmax, so a confident item's loss is 0 (or -0.0). float16 goes "
+                "through float32 (inserted Casts) and rounds once. The same convention as "
+                "torch's, TensorFlow's and JAX's log-of-rounded-sum entries.",
+    link=f"{_ORT}core/mlas/lib/compute.cpp (MlasComputeSoftmaxThreaded: LogSoftmax output "
+         f"x - max - log(sum)); {_ORT}core/providers/cpu/math/softmax_shared.cc (double: "
+         "Xdata - rowmax - log(fmax(scale, 1e-20f)))",
+    applies=lambda c: c.op in ("log_softmax", "cross_entropy") and c.dtype != "bfloat16",
+    model=_log_softmax_model,
+    example=lambda: example_call("log_softmax", [[30.0, 0.0, -1.0], [1.0, 2.0, 3.0]], "float32",
+                                 grad=False),
 ))
 
 

@@ -5,17 +5,22 @@ built from the reference's arithmetic (``models.py``), never from onnx.
   same: an underflowed probability gives -inf (loss +inf), one near 1 loses the relative
   accuracy of its log (a finding: [1000, 0, -1] in float32 gives [0, -inf, -inf]);
 * Softmax computes every step in the input's dtype with NumPy: exp and the division in
-  float16/bfloat16, and bfloat16's row sum one addition after another in bfloat16 (a finding).
+  float16/bfloat16, and bfloat16's row sum one addition after another in bfloat16 (a finding);
+* NegativeLogLikelihoodLoss with ignore_index=-1 and no weights: 'mean' counts the ignored
+  items (a finding).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from lossconform import reference as R
 from lossconform.contract import Call
 from lossconform.divergences import Divergence, ModelResult
 from lossconform.divergences.entry import Observed
 from lossconform.divergences.numerics import classes_back, classes_last, example_call, \
     farther_from_reference
+
+from lossconform.dtypes import round_to
 
 from . import findings as F
 from . import models as M
@@ -100,6 +105,46 @@ ENTRIES.append(Divergence(
     example=lambda: example_call("softmax", np.zeros((1, 512)), "bfloat16", grad=False),
     observed=(Observed("forward", "+ ...", "a row of 512 equal logits: probabilities 1/256"),),
     finding=F.REFERENCE_BF16_SUM,
+))
+
+def _ignore_minus_1_mean(call: Call) -> bool:
+    return (call.op == "nll_loss" and call.reduction == "mean" and call.option("weight") is None
+            and call.option("ignore_index") == -1
+            and bool(np.any(np.asarray(call.target) == -1)))
+
+
+def _mean_over_every_item(call: Call) -> ModelResult:
+    """The reference's 'sum' divided by the item count (np.mean of the per-item losses, the
+    ignored ones 0), rounded to the dtype."""
+    args, kw = R.arguments(call)
+    kw["reduction"] = "sum"
+    n = np.asarray(call.target).size
+    return round_to(np.asarray(R.nll_loss(*args, **kw)) / n, call.dtype), None
+
+
+ENTRIES.append(Divergence(
+    id="onnx-reference-nll-ignore-index-minus-1-mean-counts-ignored",
+    title="onnx.reference's NegativeLogLikelihoodLoss with ignore_index=-1 and no weights: "
+          "'mean' divides by every item, the ignored ones included",
+    framework=RT, entry_points=names(RT, "NegativeLogLikelihoodLoss-13"), versions=">=1.13",
+    kinds=("forward",),
+    trigger="ignore_index = -1, no weights, reduction 'mean', some target equal to -1",
+    explanation="op_negative_log_likelihood_loss.py builds the mask of kept items with "
+                "'elif ignore_index != -1:', mistaking the valid sentinel -1 for 'no "
+                "ignore_index': without that mask the ignored items' losses are set to 0 but "
+                "'mean' is np.mean over every item, so the mean is smaller by kept/total. Any "
+                "other ignore_index (and ONNX Runtime) divides by the kept items, as the spec "
+                "says. A bug (see the finding).",
+    link=f"{_OPS}op_negative_log_likelihood_loss.py (elif ignore_index != -1: ...; "
+         "np.mean(loss)); https://github.com/onnx/onnx/pull/8433",
+    applies=_ignore_minus_1_mean,
+    model=_mean_over_every_item,
+    example=lambda: example_call("nll_loss", np.log([[0.25, 0.75], [0.5, 0.5]]), "float32",
+                                 target=[0, -1], target_kind="index",
+                                 options={"ignore_index": -1, "reduction": "mean"}, grad=False),
+    observed=(Observed("forward", "+", "'mean' is a finite, positive value (half the "
+                                       "correct one here)"),),
+    finding=F.REFERENCE_NLL_IGNORE_MINUS_1,
 ))
 
 __all__ = ["ENTRIES"]

@@ -112,3 +112,38 @@ print([float(y[0, 0]), float(y.astype(np.float64).sum())])
 
 __all__ = ["DOUBLE_LOG_SOFTMAX_NAN", "MLAS_SIGMOID", "REFERENCE_BF16_SUM",
            "REFERENCE_LOG_SOFTMAX"]
+
+REFERENCE_NLL_IGNORE_MINUS_1 = Finding(
+    title="onnx.reference's NegativeLogLikelihoodLoss with ignore_index=-1 and no weights: "
+          "'mean' divides by every item, the ignored ones included (any other ignore_index "
+          "divides by the kept items)",
+    repro='''\
+import numpy as np
+from onnx import TensorProto, helper
+from onnx.reference import ReferenceEvaluator
+
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)
+t = helper.make_tensor_value_info("t", TensorProto.INT64, None)
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+node = helper.make_node("NegativeLogLikelihoodLoss", ["x", "t"], ["y"], reduction="mean",
+                        ignore_index=-1)
+model = helper.make_model(helper.make_graph([node], "g", [x, t], [y]),
+                          opset_imports=[helper.make_opsetid("", 13)])
+logp = np.log(np.array([[0.25, 0.75], [0.5, 0.5]], dtype=np.float32))
+(out,) = ReferenceEvaluator(model).run(None, {"x": logp, "t": np.array([0, -1])})
+print([float(out)])
+# correct: [log 4] = [1.3862943611198906] (only the first item is kept; onnxruntime gives it)
+''',
+    measured="[0.6931471824645996]",
+    measured_on=_REF_ON,
+    correct="[1.3862943611198906]",
+    reference=lambda: np.atleast_1d(R.nll_loss(np.log(np.array([[0.25, 0.75], [0.5, 0.5]])),
+                                               np.array([0, -1]), ignore_index=-1,
+                                               reduction="mean")),
+    dtype="float32",
+    requires=("onnx",),
+    upstream="https://github.com/onnx/onnx/pull/8433",
+    status="open fix upstream (onnx/onnx#8433); present in onnx 1.23.2",
+)
+
+__all__ += ["REFERENCE_NLL_IGNORE_MINUS_1"]
