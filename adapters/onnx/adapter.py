@@ -23,12 +23,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from lossconform.contract import Adapter, Call, EntryPointSpec, Evaluation, Output
+from lossconform.contract import Adapter, Call, EntryPointSpec, Evaluation, Output, Setting
 
 from . import invalid as _invalid
 from .conventions import sources
 from .entry_points import BY_NAME, ENTRIES, GRADIENT_REASON
-from .plans import Reason, Sessions, build_plan, run, source
+from .plans import MODES, Reason, Sessions, build_plan, run, source
 
 
 @lru_cache(maxsize=None)
@@ -39,17 +39,19 @@ def _dist_version(name: str) -> str:
 class OnnxAdapter(Adapter):
     """``lossconform.contract.Adapter`` for ONNX operators on one runtime."""
 
-    facets: Mapping[str, Sequence[Any]] = {
-        "axis_arg": ("omitted",),
-        "omit_args": ("reduction",),
-        "arg_dtypes": ("weight",),
-    }
-
     def __init__(self, runtime: str) -> None:
         from .divergences import divergences
+        from .settings import settings
 
         self.runtime = runtime
         self.framework = runtime
+        self.facets: Mapping[str, Sequence[Any]] = {
+            "axis_arg": ("omitted",),
+            "omit_args": ("reduction",),
+            "arg_dtypes": ("weight",),
+            **({"mode": MODES} if runtime == "onnxruntime" else {}),
+        }
+        self._settings = settings(runtime)
         self.convention_sources = sources(runtime)
         self.convention_pins_file = str(Path(__file__).with_name(
             f"convention_pins_{runtime}.json"))
@@ -103,6 +105,9 @@ class OnnxAdapter(Adapter):
                     "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "")}
         return {"evaluator": "onnx.reference.ReferenceEvaluator (NumPy)",
                 "numpy": str(np.__version__), "opsets": "ai.onnx 11 (Softmax, LogSoftmax), 13"}
+
+    def settings(self) -> Sequence[Setting]:
+        return self._settings
 
     def entry_points(self) -> Sequence[EntryPointSpec]:
         return [e.spec for e in ENTRIES[self.runtime]]

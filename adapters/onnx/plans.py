@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,7 @@ class Plan:
     outputs: tuple[str, ...]  # the node's outputs
     fetch: str  # the output the entry point returns
     dtype: str
+    mode: str = "default"  # ONNX Runtime's session options (MODES)
 
     @property
     def model_source(self) -> str:
@@ -78,11 +79,15 @@ class Plan:
     def session_source(self) -> str:
         """Code creating ``session`` from ``model``."""
         if self.runtime == "onnxruntime":
-            return ("options = ort.SessionOptions()\n"
-                    "options.intra_op_num_threads = 1\n"
-                    "options.inter_op_num_threads = 1\n"
-                    "session = ort.InferenceSession(model.SerializeToString(), options, "
-                    "providers=['CPUExecutionProvider'])\n")
+            lines = ["options = ort.SessionOptions()"]
+            if self.mode != "all-threads":
+                lines += ["options.intra_op_num_threads = 1", "options.inter_op_num_threads = 1"]
+            if self.mode == "no-graph-optimizations":
+                lines.append("options.graph_optimization_level = "
+                             "ort.GraphOptimizationLevel.ORT_DISABLE_ALL")
+            lines.append("session = ort.InferenceSession(model.SerializeToString(), options, "
+                         "providers=['CPUExecutionProvider'])")
+            return "\n".join(lines) + "\n"
         return "session = ReferenceEvaluator(model)\n"
 
     @property
@@ -134,7 +139,22 @@ def _dims(ndim: int, classes_on_1: bool) -> tuple[str, ...]:
     return tuple(f"d{i}" for i in range(ndim))
 
 
+#: ONNX Runtime's execution modes (the ``mode`` facet): "default" is the plug-in's session (one
+#: thread, every graph optimization); the others are settings users have (settings.py)
+MODES: tuple[str, ...] = ("default", "no-graph-optimizations", "all-threads")
+
+
 def build_plan(entry_point: str, call: Call) -> Plan:
+    plan = _build_plan(entry_point, call)
+    mode = str(call.facet("mode", "default"))
+    if mode != "default":
+        if plan.runtime != "onnxruntime" or mode not in MODES:
+            raise Reason(f"{plan.entry} has no execution mode {mode!r}")
+        plan = replace(plan, mode=mode)
+    return plan
+
+
+def _build_plan(entry_point: str, call: Call) -> Plan:
     e: Entry = BY_NAME[entry_point]
     dtype = call.dtype
     nd = call.x.ndim
@@ -190,7 +210,7 @@ class Sessions:
         self.last_compile_seconds = 0.0
 
     def get(self, plan: Plan) -> Any:
-        key = (plan.runtime, plan.model_source)
+        key = (plan.model_source, plan.session_source)
         hit = self._cache.get(key)
         self.last_compile_seconds = 0.0
         if hit is not None:
@@ -225,4 +245,4 @@ def source(plan: Plan) -> str:
             + f"(out,) = session.run([{plan.fetch!r}], feeds)\nprint(out)\n")
 
 
-__all__ = ["Plan", "Reason", "Sessions", "build_plan", "run", "source"]
+__all__ = ["MODES", "Plan", "Reason", "Sessions", "build_plan", "run", "source"]

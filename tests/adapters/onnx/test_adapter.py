@@ -83,6 +83,29 @@ def test_repro_matches_evaluate_bitwise(adapter, op: str, case_id: str, dtype: s
     assert ev.gradient is None  # forward only
 
 
+@pytest.mark.parametrize("mode", ["all-threads", "no-graph-optimizations"])
+@pytest.mark.parametrize("op,case_id,dtype", _PLAN_CASES[:3] + _PLAN_CASES[5:6])
+def test_modes_change_the_session_only(mode: str, op: str, case_id: str, dtype: str) -> None:
+    """ONNX Runtime's modes (its settings) build another session for the same model; the repro
+    creates it the same way; onnx.reference has no modes."""
+    for mark in ORT_ONLY:
+        if mark.name == "skipif" and mark.args[0]:
+            pytest.skip(mark.kwargs["reason"])
+    call = BY_ID[case_id].call(dtype, seed=0).replace(facets={"mode": mode})
+    ep = _ep(ORT_ADAPTER, op)
+    plan = P.build_plan(ep, call)
+    assert plan.mode == mode and plan.model_source == P.build_plan(
+        ep, call.replace(facets={})).model_source
+    ev = ORT_ADAPTER.evaluate(ep, call)
+    ns = _run_repro(ORT_ADAPTER, ep, call)
+    np.testing.assert_array_equal(ORT_ADAPTER.to_numpy(ns["out"]), ev.forward.value)
+    assert REFERENCE_ADAPTER.unsupported(_ep(REFERENCE_ADAPTER, op), call)
+
+
+test_modes_change_the_session_only = pytest.mark.framework("onnxruntime")(
+    test_modes_change_the_session_only)
+
+
 @pytest.mark.parametrize("adapter", RUNTIMES)
 def test_reference_bfloat16_runs_where_declared(adapter) -> None:
     call = BY_ID["softmax-moderate-16x10"].call("bfloat16", seed=0)
