@@ -28,7 +28,8 @@ usage error (a document with ``tests`` uses the meanings below).
 field               meaning
 ==================  =======================================================================
 ``schema``          ``"lossconform-results"`` (``SCHEMA``)
-``schema_version``  ``SCHEMA_VERSION`` (1; the run fields are optional additions)
+``schema_version``  ``SCHEMA_VERSION`` (2: records as compact columns; 1: a list of
+                    objects, still read; the run fields are optional additions)
 ``created``         when the results were written (ISO 8601, UTC, seconds): ``finished``
                     rounded down to the second
 ``status``          how the run ended: one of ``RUN_STATUSES`` (table below)
@@ -59,7 +60,9 @@ field               meaning
 ``frameworks``      per framework: version, available and why not, devices, convention sources,
                     entry points
 ``divergences``     the divergence models of the registry the run used
-``records``         one ``CheckRecord`` (``to_json()``) per check, in the order reported
+``records``         one ``CheckRecord`` (``to_json()``) per check, in the order reported:
+                    as compact columns (below; what the results plugin writes), or as a
+                    list of record objects (version 1, and hand-written documents)
 ==================  =======================================================================
 
 ``status`` (``RUN_STATUSES``), the first that applies, in this order:
@@ -89,6 +92,32 @@ status              meaning
 ``complete``        every selected test ran and reported, none failed: exit status 0
 ==================  =======================================================================
 
+The records, compact
+--------------------
+
+``records`` is ``{"n": N, "columns": {field: column, ...}}``: one column per record key (the
+fields first, in field order, then keys no field declares), each holding the N records'
+values in record order in one of three forms (``lossconform.reports.compact`` writes and
+reads them; the writer picks the smallest):
+
+==============================================  =================================================
+form                                            the value of record k
+==============================================  =================================================
+``{"values": [...]}``                           ``values[k]``
+``{"table": [...], "index": [...]}``            ``table[index[k]]`` (each distinct value once)
+``{"lines": [...], "texts": [[...]], "fill":    the template ``texts[index[k]]`` (line numbers
+[...], "index": [...]}``                        into ``lines``, joined with ``"\n"``), with each
+                                                ``"\x00" + chr(1 + j)`` replaced by record k's
+                                                value of column ``fill[j]`` and each
+                                                ``"\x00\x00"`` by ``"\x00"``
+==============================================  =================================================
+
+A column may add ``"absent": [k, ...]``: the records that lack the key (a reader fills an
+optional field's default, as for a record object without it). Repro snippets take the third
+form: each names its case id and dtype (``fill``: ``["id", "dtype"]``), the rest of the
+snippet is shared by every case and dtype of an entry point, line by line. The records
+read back are exactly those written (values, types, nested key order).
+
 A run whose records are partial is ``terminated``, ``interrupted``, ``worker-crashed`` or
 ``error`` (``PARTIAL_STATUSES``); ``failed``, ``no-tests`` and ``complete`` ran everything
 that was selected. ``--collect-only`` writes no document at all.
@@ -106,7 +135,10 @@ SCHEMA = "lossconform-results"
 #: The results document's ``schema_version``: bump it when a reader of the previous version
 #: would misread a new document (a field renamed or its meaning changed), not when an
 #: optional field is added (readers fill missing optional fields with their defaults).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The versions a reader of this module's format reads: 1 wrote records as a list of
+#: objects; 2 writes them as compact columns (and still allows a list).
+READ_VERSIONS: tuple[int, ...] = (1, 2)
 #: The ``user_properties`` key a test attaches a record under.
 RECORD_KEY = "lossconform_record"
 #: Where the committed copy of ``json_schema()`` lives, relative to the package folder.
@@ -366,6 +398,43 @@ def record_schema() -> dict[str, Any]:
             "additionalProperties": True}
 
 
+def _column_schema(values: dict[str, Any] | None) -> dict[str, Any]:
+    """The JSON Schema of one compact column (module docstring, "The records, compact");
+    ``values``: the schema of its values (None: any)."""
+    items = values if values is not None else {}
+    positions = {"type": "array", "items": {"type": "integer", "minimum": 0}}
+    return {"type": "object", "properties": {"absent": positions}, "oneOf": [
+        {"required": ["values"], "properties": {"values": {"type": "array", "items": items}}},
+        {"required": ["table", "index"],
+         "properties": {"table": {"type": "array", "items": items}, "index": positions}},
+        {"required": ["lines", "texts", "fill", "index"],
+         "properties": {"lines": {"type": "array", "items": {"type": "string"}},
+                        "texts": {"type": "array", "items": positions},
+                        "fill": {"type": "array", "items": {"type": "string"}},
+                        "index": positions}}]}
+
+
+def compact_schema() -> dict[str, Any]:
+    """The JSON Schema of the compact records: ``{"n": N, "columns": {...}}``, each field's
+    column holding values of the field's type (a required field's column is required
+    when there are records; a text column's values are strings)."""
+    rec = record_schema()
+    columns = {name: _column_schema({k: v for k, v in prop.items()
+                                     if k not in ("description", "default")})
+               for name, prop in rec["properties"].items()}
+    return {
+        "type": "object",
+        "description": "The records as columns (lossconform.record, 'The records, compact').",
+        "required": ["n", "columns"],
+        "properties": {
+            "n": {"type": "integer", "minimum": 0, "description": "How many records."},
+            "columns": {"type": "object", "properties": columns,
+                        "additionalProperties": _column_schema(None)}},
+        "if": {"properties": {"n": {"minimum": 1}}},
+        "then": {"properties": {"columns": {"required": list(REQUIRED_FIELDS)}}},
+    }
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the whole results document.
 
@@ -384,7 +453,9 @@ def json_schema() -> dict[str, Any]:
         "required": ["schema", "schema_version", "records"],
         "properties": {
             "schema": {"const": SCHEMA},
-            "schema_version": {"const": SCHEMA_VERSION},
+            "schema_version": {"enum": list(READ_VERSIONS),
+                               "description": f"{SCHEMA_VERSION} (written); 1: records as a "
+                                              "list of objects, still read."},
             "created": {"type": "string", "description": "When the results were written "
                                                          "(ISO 8601, UTC, seconds)."},
             "status": {"enum": list(RUN_STATUSES),
@@ -444,8 +515,12 @@ def json_schema() -> dict[str, Any]:
                     "id": {"type": "string"}, "title": {"type": "string"},
                     "entry_points": {"type": "array", "items": {"type": "string"}},
                     "explanation": {"type": "string"}}}},
-            "records": {"type": "array", "items": {"$ref": "#/$defs/record"}},
+            "records": {"description": "One record per check: compact columns (what the "
+                                       "results plugin writes) or a list of records.",
+                        "anyOf": [{"$ref": "#/$defs/compact_records"},
+                                  {"type": "array", "items": {"$ref": "#/$defs/record"}}]},
         },
         "additionalProperties": True,
-        "$defs": {"record": record_schema(), "float": _definition(Float)},
+        "$defs": {"record": record_schema(), "compact_records": compact_schema(),
+                  "float": _definition(Float)},
     }

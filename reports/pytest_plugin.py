@@ -84,6 +84,7 @@ from typing import Any, Mapping
 import pytest
 
 from lossconform.record import RECORD_KEY, SCHEMA, SCHEMA_VERSION, CheckRecord
+from lossconform.reports.compact import encode_records
 
 DEFAULT_RESULTS = os.path.join("reports", "out", "results.json")
 #: The session's exit status when the results could not be written (pytest's usage-error
@@ -634,7 +635,9 @@ def build_document(config: pytest.Config, records: list[dict[str, Any]], status:
         "environment": jsonable(env),
         "frameworks": jsonable(meta.get("frameworks", {})),
         "divergences": jsonable(meta.get("divergences", [])),
-        "records": [jsonable(r) for r in records],
+        # column by column, repeated values once (reports/compact.py; lossconform.record,
+        # "The records, compact"): the reader gives back exactly these records
+        "records": encode_records([jsonable(r) for r in records]),
     }
 
 

@@ -30,7 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
-from lossconform.record import (DEFAULTS, FIELDS, NONFINITE, REQUIRED_FIELDS, RUN_STATUSES,
+from lossconform.reports.compact import CompactError, decode_columns, records_of
+from lossconform.record import (DEFAULTS, FIELDS, READ_VERSIONS, NONFINITE, REQUIRED_FIELDS, RUN_STATUSES,
                                 SCHEMA, SCHEMA_VERSION, VERDICTS, CheckRecord, Float)
 
 __all__ = ["SCHEMA", "SUPPORTED_VERSIONS", "VERDICTS", "REQUIRED_RECORD_FIELDS",
@@ -38,7 +39,9 @@ __all__ = ["SCHEMA", "SUPPORTED_VERSIONS", "VERDICTS", "REQUIRED_RECORD_FIELDS",
            "load_results_and_columns", "check_record_types", "PLAIN_FIELDS", "DEEP_FIELDS",
            "validate", "gc_paused", "number"]
 
-SUPPORTED_VERSIONS = (SCHEMA_VERSION,)
+#: Every version this reader knows: 1 (records as a list of objects) and 2 (records as
+#: compact columns, ``reports/compact.py``; a list is still accepted).
+SUPPORTED_VERSIONS = READ_VERSIONS
 REQUIRED_RECORD_FIELDS = REQUIRED_FIELDS
 #: Optional fields and the value used when a record lacks them.
 RECORD_DEFAULTS: dict[str, Any] = DEFAULTS
@@ -127,12 +130,24 @@ def _validate(data: Any, path: str | Path, check_types: bool = True
         raise ResultsError(path, f"not a lossconform results file (schema is {schema!r}, "
                                  f"expected {SCHEMA!r})")
     version = data.get("schema_version")
-    if version not in SUPPORTED_VERSIONS:
+    if version.__class__ is not int or version not in SUPPORTED_VERSIONS:
         raise ResultsError(path, f"unsupported schema_version {version!r} "
                                  f"(this reader knows {list(SUPPORTED_VERSIONS)})")
     records = data.get("records")
-    if not isinstance(records, list):
-        raise ResultsError(path, "'records' is missing or not a list")
+    decoded: dict[str, list[Any]] | None = None
+    if isinstance(records, dict):  # the compact columns (schema_version 2)
+        try:
+            n, decoded, absent = decode_columns(records)
+            with gc_paused():
+                records = records_of(n, decoded, absent)
+        except CompactError as exc:
+            raise ResultsError(path, str(exc)) from None
+        for name in absent:
+            decoded.pop(name, None)  # a column with gaps is taken again from the records
+        data["records"] = records
+    elif not isinstance(records, list):
+        raise ResultsError(path, "'records' is missing or is neither a list of records "
+                                 "nor compact columns")
     for k, record in enumerate(records):
         if record.__class__ is not dict:
             raise ResultsError(path, f"record #{k} is a {type(record).__name__}, not an object")
@@ -149,7 +164,8 @@ def _validate(data: Any, path: str | Path, check_types: bool = True
         if not _OPTIONAL <= keys:
             for name in _OPTIONAL - keys:
                 record[name] = RECORD_DEFAULTS[name]
-    columns = _record_columns(records)
+    columns = _record_columns(records) if decoded is None else \
+        _columns_of(decoded, records)
     check_record_types(records, path, columns, None if check_types else PLAIN_FIELDS,
                        extra=True)
     for name, default in (("environment", {}), ("frameworks", {}), ("divergences", [])):
@@ -378,12 +394,28 @@ class Columns:
         self._where = {name: (j, len(names)) for j, name in enumerate(names)}
         self._cache: dict[str, list[Any]] = {}
 
+    @classmethod
+    def of(cls, columns: dict[str, list[Any]]) -> Columns:
+        """Columns already taken (one list per field)."""
+        self = cls([], ())
+        self._cache = dict(columns)
+        return self
+
     def __getitem__(self, name: str) -> list[Any]:
         col = self._cache.get(name)
         if col is None:
             j, n = self._where[name]
             col = self._cache[name] = self._flat[j::n]
         return col
+
+
+def _columns_of(decoded: dict[str, list[Any]], records: list[dict[str, Any]]) -> Columns:
+    """The record fields' columns, taken from decoded compact columns where they are whole
+    (every record has the key) and from the records (defaults filled in) otherwise."""
+    names = list(RECORD_TYPES)
+    cols = {name: decoded[name] if name in decoded else [r[name] for r in records]
+            for name in names}
+    return Columns.of(cols)
 
 
 def _record_columns(records: list[dict[str, Any]]) -> Columns:

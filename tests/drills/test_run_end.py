@@ -162,9 +162,8 @@ class Inner:
     def doc(self, path: Path | None = None) -> dict:
         path = self.results if path is None else path
         assert path.is_file(), f"no results at {path}\n{self.output()}"
-        doc = assert_valid_results(path)
-        load_results(path)  # the report's reader takes it too
-        return doc
+        assert_valid_results(path)
+        return load_results(path)  # the report's reader takes it (and decodes the records)
 
     def spools(self) -> list[str]:
         return sorted(p.name for p in self.tmp.glob("lossconform-spool-*"))

@@ -9,7 +9,6 @@ a wrapper that replaces that adapter's ``available()`` in the subprocess before 
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 
 from lossconform.cases import BY_ID, CASES
 from lossconform.plugins import load_adapters
+from lossconform.reports.results import load_results
 
 REPO = Path(__file__).resolve().parents[2]
 MATRIX = "lossconform/suite/test_matrix.py"
@@ -74,7 +74,7 @@ def _pytest(tmp_path: Path, *args: str, simulate: tuple[str, str] | None = None
         cmd = [sys.executable, "-m", "pytest", *common]
     proc = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True,
                           timeout=TIMEOUT)
-    doc = json.loads(results.read_text()) if results.exists() else None
+    doc = load_results(results) if results.exists() else None  # any results version
     return proc, doc
 
 

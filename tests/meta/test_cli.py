@@ -6,7 +6,6 @@ test_plugin_fixture.py), from a temporary working directory, in a subprocess.
 """
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lossconform import cli
+from lossconform.reports.results import load_results
 from tests.meta.test_plugin_fixture import FRAMEWORK, install_fixture, plugin_env
 
 PATHS = re.compile(r"^(results|junit|report):\s+(\S.*)$", re.M)
@@ -39,7 +39,7 @@ def _check_outputs(proc: subprocess.CompletedProcess, printed: dict[str, Path], 
     for name, path in printed.items():
         assert path.is_file(), f"{name}: {path} does not exist\n{tail}"
         assert path.parent == out.resolve(), path
-    doc = json.loads(printed["results"].read_text(encoding="utf-8"))
+    doc = load_results(printed["results"])  # any results version
     assert doc["status"] == "complete"
     assert FRAMEWORK in printed["report"].read_text(encoding="utf-8")
     return doc

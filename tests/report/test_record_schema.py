@@ -67,7 +67,7 @@ def test_record_schema_follows_the_dataclass() -> None:
     # the shared words are the record module's, wherever they are used
     assert results.VERDICTS == R.VERDICTS and results.REQUIRED_RECORD_FIELDS == R.REQUIRED_FIELDS
     assert results.RECORD_DEFAULTS == R.DEFAULTS and results.SCHEMA == R.SCHEMA
-    assert results.SUPPORTED_VERSIONS == (R.SCHEMA_VERSION,)
+    assert results.SUPPORTED_VERSIONS == R.READ_VERSIONS and R.SCHEMA_VERSION in R.READ_VERSIONS
     assert (pytest_plugin.SCHEMA, pytest_plugin.SCHEMA_VERSION, pytest_plugin.RECORD_KEY) == \
         (R.SCHEMA, R.SCHEMA_VERSION, R.RECORD_KEY)
     assert sorted(R.SEVERITY) == sorted(R.VERDICTS)
@@ -177,7 +177,7 @@ REJECTED = [
     ("no schema", {k: v for k, v in _doc(MINIMAL).items() if k != "schema"},
      "not a lossconform results file"),
     ("another version", {**_doc(MINIMAL), "schema_version": 99}, "unsupported schema_version"),
-    ("records not a list", {**_doc(), "records": {"0": MINIMAL}}, "'records' is missing"),
+    ("records not a list", {**_doc(), "records": {"0": MINIMAL}}, "'records.n' is missing"),
     ("no records", {k: v for k, v in _doc().items() if k != "records"}, "'records' is missing"),
     ("record not an object", _doc(MINIMAL) | {"records": [MINIMAL, ["x"]]}, "record #1 is a list"),
     ("top level a list", [MINIMAL], "top level is a list"),
