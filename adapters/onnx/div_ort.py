@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossconform import reference as R
 from lossconform.contract import Call
 from lossconform.divergences import Divergence, ModelResult
 from lossconform.divergences.entry import Observed
-from lossconform.divergences.numerics import classes_back, classes_last, example_call, \
+from lossconform.divergences.numerics import classes_last, example_call, \
     farther_from_reference
 
 from . import findings as F

@@ -141,10 +141,14 @@ BY_NAME: dict[str, Entry] = {e.name: e for rt in RUNTIMES for e in ENTRIES[rt]}
 
 
 def names(runtime: str, *ops: str) -> tuple[str, ...]:
-    """The entry point names of ``runtime`` for the ONNX operators ``ops`` (e.g. "Softmax-11",
-    "LogSoftmax-13", "SoftmaxCrossEntropyLoss-13.log_prob")."""
-    return tuple(_name(*o.split("-", 1)[0:1], int(o.split("-")[1].split(".")[0]), runtime,
-                       "." + o.split(".", 1)[1] if "." in o else "") for o in ops)
+    """The entry point names of ``runtime`` for the ONNX operators ``ops`` written as
+    "Softmax-11", "LogSoftmax-13" or "SoftmaxCrossEntropyLoss-13.log_prob"."""
+    out = []
+    for o in ops:
+        base, _, suffix = o.partition(".")
+        op, opset = base.split("-")
+        out.append(_name(op, int(opset), runtime, f".{suffix}" if suffix else ""))
+    return tuple(out)
 
 
 __all__ = ["ALL", "BY_NAME", "ENTRIES", "Entry", "GRADIENT_REASON", "NO_BF16", "RUNTIMES",

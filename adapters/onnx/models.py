@@ -11,7 +11,7 @@ import numpy as np
 
 from lossconform.contract import Call
 from lossconform.divergences.numerics import (
-    classes_back, classes_last, farther_from_reference, log_of_rounded_sum,
+    classes_back, farther_from_reference, log_of_rounded_sum,
 )
 from lossconform.dtypes import EPS, round_to
 
@@ -141,8 +141,7 @@ def reference_log_softmax_ends(x_last: np.ndarray, dt: str, strided: bool = Fals
 
 
 # -- the loss operators' reductions -----------------------------------------------------------
-def index_loss(call: Call, lp_last: np.ndarray, dt: str, *, mean_dtype: str | None = None
-               ) -> np.ndarray:
+def index_loss(call: Call, lp_last: np.ndarray, dt: str) -> np.ndarray:
     """SoftmaxCrossEntropyLoss / NegativeLogLikelihoodLoss from log-probabilities ``lp_last``
     (classes last, values as the runtime has them): -lp[target] rounded to ``dt``, times the
     class weight of the target, ignored items 0; 'sum' their sum, 'mean' divided by the sum
@@ -175,12 +174,6 @@ def loss_or_log_softmax(call: Call, ends: tuple[np.ndarray, np.ndarray], dt: str
     else:
         a, b = index_loss(call, ends[0], dt), index_loss(call, ends[1], dt)
     return farther_from_reference(call, a, b)
-
-
-__all__ = ["flatten_at_axis", "index_loss", "loss_or_log_softmax", "mlas_logistic",
-           "ort_compute_dtype", "ort_log_softmax_ends", "ort_softmax",
-           "reference_log_softmax_ends", "reference_softmax_ends", "tanh_logistic",
-           "classes_last"]
 
 
 # -- ONNX Runtime's double LogSoftmax (softmax_shared.cc, SoftmaxCPU<double>) -------------------
@@ -263,3 +256,9 @@ def ort_log_softmax_any(x_last: np.ndarray, dt: str) -> tuple[np.ndarray, np.nda
     if dt == "float64":
         return ort_double_log_softmax_ends(x_last)
     return ort_log_softmax_ends(x_last, dt)
+
+
+__all__ = ["eigen_row_max", "flatten_at_axis", "index_loss", "loss_or_log_softmax",
+           "mlas_logistic", "ort_compute_dtype", "ort_double_log_softmax_ends",
+           "ort_log_softmax_any", "ort_log_softmax_ends", "ort_softmax",
+           "reference_log_softmax_ends", "reference_softmax_ends", "tanh_logistic"]
