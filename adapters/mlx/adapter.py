@@ -50,6 +50,8 @@ _FUNCTION = {
     E.NLL: "nn.losses.nll_loss", E.BCE: "nn.losses.binary_cross_entropy",
     E.BCE_LOGITS: "nn.losses.binary_cross_entropy",
 }
+#: entry points built on mx.logsumexp, which raises on an array of size 0
+_EMPTY_RAISES = (E.LOG_SOFTMAX, E.CE)
 #: argument names whose dtype the ``arg_dtypes`` facet can choose
 ARG_NAMES: tuple[str, ...] = ("target", "weight", "sample_weight")
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -68,6 +70,7 @@ class _Plan:
     dtype: str
     mode: str
     want_grad: bool
+    activation: bool = False
 
     @property
     def definitions(self) -> str:
@@ -76,8 +79,10 @@ class _Plan:
         lines = [f"def loss_fn({sig}):", f"    return {self.body}"]
         if self.want_grad:
             rest = "".join(f", {a}" for a in self.args[1:])
-            lines += ["", "", f"def step({sig}, g):",
-                      f"    (out,), (grad,) = mx.vjp(lambda v: loss_fn(v{rest}), [xt], [g])",
+            lines += ["", "", f"def step({sig}, g):"]
+            if self.activation:
+                lines.append("    g = mx.broadcast_to(g, xt.shape)  # the output's shape")
+            lines += [f"    (out,), (grad,) = mx.vjp(lambda v: loss_fn(v{rest}), [xt], [g])",
                       "    return out, grad"]
         return "\n".join(lines) + "\n"
 
@@ -106,7 +111,8 @@ def _plan(entry_point: str, call: Call) -> _Plan:
         kw = _axis_kw(call) if op.class_axis else ""
         if entry_point == E.SOFTMAX_PRECISE:
             kw += ", precise=True"
-        return _Plan(entry_point, ("xt",), f"{fn}(xt{kw})", None, None, None, **common)
+        return _Plan(entry_point, ("xt",), f"{fn}(xt{kw})", None, None, None, **common,
+                     activation=True)
 
     arg_dtypes = dict(call.facet("arg_dtypes") or {})
     omit = set(call.facet("omit_args") or ())
@@ -227,8 +233,20 @@ class MlxAdapter(Adapter):
     def extra_unsupported(self, spec: EntryPointSpec, call: Call) -> str | None:
         op = OP[spec.op]
         name = spec.name
+        if name in _EMPTY_RAISES and np.size(call.x) == 0:
+            return (f"{name} raises on an empty input (ValueError: [logsumexp] Received empty "
+                    "array.; mx.logsumexp refuses any array of size 0, also a (0, C) batch: "
+                    "https://github.com/ml-explore/mlx/blob/v0.32.4/mlx/ops.cpp, logsumexp); "
+                    "mx.softmax returns the empty array")
         if call.facet("axis_arg") is not None and not op.class_axis:
             return f"{name} is element-wise: it has no axis argument"
+        if call.target_kind == "index" and _reads_outside(call):
+            return (f"{name} would gather a class index outside the logits' memory: MLX does "
+                    "not bounds-check indices (\"Indexing out of bounds is undefined "
+                    "behavior\", https://ml-explore.github.io/mlx/build/html/usage/"
+                    "indexing.html), so the call reads arbitrary memory or crashes the "
+                    "process; an index that lands in another item's logits is run (see the "
+                    "invalid-input rows)")
         for arg, dt in dict(call.facet("arg_dtypes") or {}).items():
             if dt not in _FLOAT_DTYPES + ("int64", "int32"):
                 return f"arg_dtypes: {dt!r} is not a dtype the mlx adapter builds"
@@ -301,6 +319,27 @@ class MlxAdapter(Adapter):
             if isinstance(value, mx.array):
                 return np.array(value.astype(mx.float64), dtype=np.float64)
         return np.asarray(value, dtype=np.float64)
+
+
+def _reads_outside(call: Call) -> bool:
+    """Whether an index target makes mx.take_along_axis read outside the logits' buffer:
+    a negative index is wrapped once (i + C), then the flat offset of the gathered element
+    in the row-major array is not bounds-checked."""
+    x = np.asarray(call.x)
+    t = np.asarray(call.target)
+    if x.ndim == 0 or t.size == 0 or not np.issubdtype(t.dtype, np.integer):
+        return False
+    a = call.axis % x.ndim
+    C = x.shape[a]
+    strides = [int(np.prod(x.shape[k + 1:])) for k in range(x.ndim)]
+    if t.shape != x.shape[:a] + x.shape[a + 1:]:
+        return False  # a shape the function refuses before gathering
+    item_axes = [k for k in range(x.ndim) if k != a]
+    coords = np.indices(t.shape) if t.ndim else np.zeros((0,), dtype=np.int64)
+    offset = np.where(t < 0, t + C, t) * strides[a]
+    for j, k in enumerate(item_axes):
+        offset = offset + coords[j] * strides[k]
+    return bool(np.any((offset < 0) | (offset >= x.size)))
 
 
 def _to_output(a: Any) -> Output:

@@ -14,10 +14,11 @@ cannot carry.
 - shapes: cross_entropy and binary_cross_entropy check them (ValueError naming both shapes,
   losses.py#L89-L96, #L187-L190); nll_loss has no check of its own, mx.take_along_axis /
   broadcasting raise ValueError;
-- an empty batch: the activations return an empty array except mlx.nn.log_softmax, whose
-  ``mx.logsumexp`` raises ``ValueError: [logsumexp] Received empty array.`` on a (0, C)
-  input although the class axis is not empty (so does cross_entropy); mx.mean of no losses is
-  NaN;
+- an empty batch: the activations return an empty array and mx.mean of no losses is NaN,
+  except in mlx.nn.log_softmax and cross_entropy, whose ``mx.logsumexp`` raises
+  ``ValueError: [logsumexp] Received empty array.`` on a (0, C) input although the class axis
+  is not empty: the adapter declares those calls unsupported with that reason (a raise on a
+  valid input cannot be a matrix verdict), so their empty_batch cells are skipped with it;
 - binary_cross_entropy(with_logits=False) on probabilities outside [0, 1]: log of a negative
   number is NaN (the -100 clip keeps NaN).
 """
@@ -33,11 +34,8 @@ from lossconform.invalid import FLOAT_LABELS, LOGITS
 ANY = r".*"
 
 _BCE = r"mlx\.nn\.losses\.binary_cross_entropy.*"
-_CE = r"mlx\.nn\.losses\.cross_entropy"
 
 INVALID_OUTCOMES: tuple[InvalidOutcome, ...] = (
-    InvalidOutcome(r"mlx\.nn\.log_softmax", ANY, "empty_batch", "raises:ValueError"),
-    InvalidOutcome(_CE, ANY, "empty_batch", "raises:ValueError"),
     InvalidOutcome(r"mlx\.(core|nn)\..*", "None", "empty_batch", "silent-empty"),
     InvalidOutcome(ANY, ANY, "empty_batch", "silent-nan"),
     InvalidOutcome(ANY, "index", "index_out_of_range|negative_index", "silent-finite"),
