@@ -146,6 +146,9 @@ class Capabilities:
     class_axes: str = ANY_AXIS  # ANY_AXIS | LAST_AXIS | AXIS_1 (ignored for element-wise ops)
     devices: tuple[str, ...] = ("cpu",)  # devices it can run on
     gradient: bool = True  # gives a gradient wrt the input
+    #: when ``gradient`` is False: why, in one sentence users see on every gradient record
+    #: (e.g. "forward only: the runtime has no autodiff")
+    gradient_reason: str = ""
     missing_option_reasons: Mapping[str, str] = field(default_factory=dict)
     #: a target kind it does not take ("index", "probs") -> the sentence users see
     missing_target_reasons: Mapping[str, str] = field(default_factory=dict)

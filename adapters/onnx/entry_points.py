@@ -56,7 +56,7 @@ class Entry:
 
 def _activation(name: str, axes: str = ANY_AXIS) -> Capabilities:
     return Capabilities(target_kinds=(None,), reductions=("none",), class_axes=axes,
-                        gradient=False,
+                        gradient=False, gradient_reason=GRADIENT_REASON,
                         missing_option_reasons={o: f"{name} takes no {o}" for o in lacks(())})
 
 
@@ -71,6 +71,7 @@ def _loss(name: str) -> Capabilities:
     return Capabilities(
         target_kinds=("index",), options=frozenset({"weight", "ignore_index"}),
         reductions=ALL_REDUCTIONS, class_axes=AXIS_1, gradient=False,
+        gradient_reason=GRADIENT_REASON,
         missing_option_reasons={o: missing[o] for o in lacks(("weight", "ignore_index"))},
         missing_target_reasons={"probs": f"{name} takes class indices (tensor(int64)) only: "
                                          "for probability targets compose LogSoftmax, Mul and "

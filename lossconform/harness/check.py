@@ -480,7 +480,7 @@ def run_check(
         if kind not in outputs:
             result.records.append(CheckRecord(
                 **base, kind=kind, verdict="unsupported",
-                message="the entry point gives no gradient for this call"))
+                message=no_gradient_reason(adapter, entry_point)))
             continue
         out, exp = outputs[kind]
         tol, floor, prep = derived.tolerance(kind)
@@ -520,6 +520,17 @@ def run_check(
         if rec.kind == "forward":
             rec.check_seconds = time.perf_counter() - t_check
     return result
+
+
+def no_gradient_reason(adapter: Adapter, entry_point: str) -> str:
+    """Why a check has no gradient record: the entry point's declared reason when its
+    capabilities say it gives none, otherwise that this call gave none."""
+    spec = adapter.spec(entry_point)
+    caps = spec.capabilities if spec is not None else None
+    if caps is not None and not caps.gradient:
+        return caps.gradient_reason or ("the entry point computes no gradient "
+                                        "(its capabilities declare gradient=False)")
+    return "the entry point gives no gradient for this call"
 
 
 def _failure_text(case, adapter, version, entry_point, dtype, kind, tol: Tolerance | None,

@@ -185,6 +185,9 @@ def _spec_problems(spec: Any) -> list[str]:
         out.append(f"{where}: capabilities.devices={tuple(caps.devices)!r} must include 'cpu'")
     if not isinstance(caps.gradient, bool):
         out.append(f"{where}: capabilities.gradient must be True or False")
+    if not isinstance(caps.gradient_reason, str) or (caps.gradient_reason and caps.gradient):
+        out.append(f"{where}: capabilities.gradient_reason is a sentence, given only with "
+                   "gradient=False")
     extra = [k for k in caps.missing_option_reasons if k not in OPTION_NAMES]
     if extra:
         out.append(f"{where}: missing_option_reasons has unknown options {sorted(extra)}")

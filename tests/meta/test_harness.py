@@ -238,3 +238,46 @@ def test_catches_wrong_reduction(dtype):
 def test_reference_arguments_only_pass_known_parameters():
     call = Case("softmax", (3, 4), options=(("reduction", "none"),)).call("float32")
     assert reference.arguments(call)[1] == {"axis": -1}
+
+
+def test_gradient_record_of_a_forward_only_entry_point_gives_its_reason():
+    """An entry point whose capabilities say gradient=False: its gradient record is
+    unsupported with the plug-in's own sentence, never a generic one."""
+    from dataclasses import replace
+
+    from lossconform.cases import CASES
+    from lossconform.contract import Capabilities, Evaluation, Output
+    from lossconform.harness.check import no_gradient_reason, run_check
+
+    class ForwardOnly(Adapter):
+        framework = "forwardonly"
+
+        def available(self):
+            return None
+
+        def version(self):
+            return "1"
+
+        def entry_points(self):
+            return (EntryPointSpec("fo.softmax", "softmax", ("float64",), "",
+                                   Capabilities(gradient=False,
+                                                gradient_reason="forward only: no autodiff")),)
+
+        def evaluate(self, entry_point, call):
+            from lossconform import reference as R
+
+            return Evaluation(Output(R.evaluate(call)[0], "float64"), None)
+
+        def repro(self, entry_point, call):
+            return "out = None"
+
+    case = next(c for c in CASES if c.op == "softmax" and len(c.shape) == 2)
+    res = run_check(case, ForwardOnly(), "fo.softmax", "float64")
+    by_kind = {r.kind: r for r in res.records}
+    assert by_kind["forward"].verdict == "agree"
+    assert (by_kind["gradient"].verdict, by_kind["gradient"].message) == (
+        "unsupported", "forward only: no autodiff")
+    plain = ForwardOnly()
+    plain.entry_points = lambda: (EntryPointSpec(  # type: ignore[method-assign]
+        "fo.softmax", "softmax", ("float64",), "", replace(Capabilities(), gradient=False)),)
+    assert "gradient=False" in no_gradient_reason(plain, "fo.softmax")
