@@ -28,7 +28,6 @@ double the speed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -38,6 +37,8 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+
+from lossconform.reports.results import load_results
 
 ROOT = Path(__file__).resolve().parent.parent
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -103,7 +104,7 @@ def run(jobs: int, extra: list[str], frameworks: str | None = None) -> dict:
         output = "".join(out_chunks)
         if not results.exists():
             sys.exit(f"pytest wrote no results (exit {proc.returncode}):\n{output[-4000:]}")
-        data = json.loads(results.read_text())
+        data = load_results(results)
     return summarise(data["records"], jobs=jobs, wall=wall, exit=proc.returncode,
                      controller_cpu=controller if jobs else None, tree_cpu=tree_cpu)
 

@@ -136,11 +136,11 @@ def _usage_error(message: str) -> int:
 
 def summary(results: Path) -> str:
     """One line on what the results file recorded: status, exit status, checks by kind."""
-    import json
+    from lossconform.reports.results import load_results
 
     try:
-        doc = json.loads(results.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        doc = load_results(results)  # whatever version of the format: records as dicts
+    except Exception as exc:  # noqa: BLE001  (a summary line, never a crash)
         return f"unreadable ({exc})"
     records = doc.get("records") or []
     ran = sum(1 for r in records if isinstance(r, dict) and r.get("verdict") != "unsupported")
