@@ -241,7 +241,8 @@ ENTRIES.append(Divergence(
                 "100 instead of +inf, as torch's BCELoss does. The reference is exact (+inf).",
     link=f"{_LOSSES}#L195-L197 (mx.clip(mx.log(inputs), a_min=-100, a_max=None)); "
          f"{_LOSSES}#L152-L155 (docstring: clips the input probabilities (in log-space) to a "
-         "minimum value of -100)",
+         "minimum value of -100); https://github.com/ml-explore/mlx/pull/1280 (the clip, "
+         "following torch's BCELoss)",
     applies=_clipped,
     model=BCE,
     example=lambda: example_call("binary_cross_entropy", [[0.0, 1.0, 0.5]], "float32",
@@ -432,7 +433,9 @@ ENTRIES.append(Divergence(
                 "become equal and their softmax [0.5, 0.5] instead of [0.27, 0.73]; the "
                 "result is cast back to float64. Over the last axis the Softmax kernel keeps "
                 "float64 (with the float32 exp of mlx-float64-exp-in-float32).",
-    link=f"{_OPS} (softmax: if (precise && !is_complex) in = astype(a, float32, s))",
+    link=f"{_OPS} (softmax: if (precise && !is_complex) in = astype(a, float32, s)); "
+         "https://github.com/ml-explore/mlx/pull/953 (precise: \"accumulate in float for "
+         "half-type inputs\")",
     applies=lambda c: c.dtype == "float64" and not A.is_last(c),
     model=_MODEL[E.SOFTMAX_PRECISE],
     example=lambda: _call("softmax", [[1e8], [1e8 + 1.0]], "float64", axis=0,

@@ -37,8 +37,9 @@ print(out.tolist())
     dtype="float64",
     requires=_REQ,
     upstream="https://github.com/ml-explore/mlx/issues/3047",
-    status="open (labelled bug, low priority; fixes #3058, #3740, #4182 closed unmerged: the "
-           "maintainers plan a move to google/highway); duplicate #4158 closed",
+    status="open, labelled bug and low priority (the pull requests #3058, #3740 and #4182 "
+           "were closed; the maintainers plan to move the CPU SIMD code to google/highway); "
+           "the same report #4158 is closed; still present in 0.32.4",
 )
 
 SOFTMAX_PRECISE_FLOAT64 = Finding(
