@@ -6,9 +6,11 @@ cannot carry.
   computed silently;
 - class indices are gathered with ``mx.take_along_axis`` (v0.32.4 python/mlx/nn/losses.py#L115,
   #L277) and "Indexing does not perform bounds checking. Indexing out of bounds is undefined
-  behavior" (docs/src/usage/indexing.rst): an index of C reads the next item's first logit
-  (a finite, wrong loss), -1 reads the previous item's last one, and an index far out of range
-  reads unmapped memory (a segmentation fault: not a case here);
+  behavior" (docs/src/usage/indexing.rst): a negative index is wrapped once (-1 is the last
+  class), an index of C reads the next item's first logit (a finite, wrong loss), and an index
+  whose element lies outside the logits' memory reads arbitrary memory or crashes the process
+  (an index of 1e6 segfaults): the adapter declares such calls unsupported with that reason
+  (``_reads_outside`` in adapter.py), so -100 (probe ignore.default_index) is not run;
 - float labels: the CPU gather refuses float indices when the graph is evaluated
   (``RuntimeError: [GatherAxis::eval_cpu] Cannot gather with indices type.``);
 - shapes: cross_entropy and binary_cross_entropy check them (ValueError naming both shapes,
