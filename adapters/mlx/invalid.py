@@ -8,8 +8,8 @@ cannot carry.
   #L277) and "Indexing does not perform bounds checking. Indexing out of bounds is undefined
   behavior" (docs/src/usage/indexing.rst): a negative index is wrapped once (-1 is the last
   class), an index of C reads the next item's first logit (a finite, wrong loss), and an index
-  whose element lies outside the logits' memory reads arbitrary memory or crashes the process
-  (an index of 1e6 segfaults): the adapter declares such calls unsupported with that reason
+  whose element lies outside the logits' memory reads arbitrary memory (garbage such as
+  1.9e-19, and once here a segmentation fault with indices up to 10^6): the adapter declares such calls unsupported with that reason
   (``_reads_outside`` in adapter.py), so -100 (probe ignore.default_index) is not run;
 - float labels: the CPU gather refuses float indices when the graph is evaluated
   (``RuntimeError: [GatherAxis::eval_cpu] Cannot gather with indices type.``);
