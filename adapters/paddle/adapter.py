@@ -36,7 +36,7 @@ from . import invalid as _invalid
 from .conventions import SOURCES
 from .divergences import DIVERGENCES
 from .entry_points import ENTRY_POINTS
-from .plans import program
+from .plans import FACETS, facet_reason, program
 from .worker import WORKER_ENVIRONMENT
 
 #: the distribution the plug-in needs
@@ -68,6 +68,9 @@ class PaddleAdapter(Adapter):
     #: variables that change Paddle's numerics: its FLAGS_* (read from the environment at
     #: import: e.g. FLAGS_use_mkldnn / FLAGS_use_onednn, FLAGS_cpu_deterministic), thread counts
     numerics_variables = ("FLAGS_", "OMP_", "MKL_", "OPENBLAS_")
+    #: how a call can be made beyond its values (lossconform.contract.FACET_NAMES); every one
+    #: is honoured by ``evaluate`` and ``repro`` through the same program
+    facets: Mapping[str, Sequence[Any]] = FACETS
 
     def __init__(self) -> None:
         self.worker = Worker("paddle", "lossconform.adapters.paddle.worker:Executor",
@@ -102,8 +105,9 @@ class PaddleAdapter(Adapter):
 
     # -- capability (the rest is the entry points' Capabilities) -------------------------------
     def extra_unsupported(self, spec: EntryPointSpec, call: Call) -> str | None:
-        if OP[spec.op].family != CATEGORICAL:
-            return None
+        reason = facet_reason(spec.name, call)
+        if reason or OP[spec.op].family != CATEGORICAL:
+            return reason
         ndim = np.ndim(call.x)
         if ndim == 1 and call.axis not in (0, -1):
             return f"a 1-D input has its classes on axis 0, not {call.axis}"

@@ -18,8 +18,8 @@ from lossconform.divergences.numerics import classes_last, label_smoothing
 
 from . import findings as _findings
 from .models import (
-    CLIP, bce_logits_model, bce_model, ce_model, log_sigmoid_model, log_softmax_model,
-    softmax_model,
+    CLIP, avx_path, bce_logits_model, bce_model, ce_model, log_sigmoid_model, log_softmax_model,
+    nll_model, softmax_model,
 )
 
 V = ">=3.0"
@@ -154,6 +154,36 @@ _add(
         grad_output=np.array([[1.0, 2.0, -1.0]])),
 )
 
+def _avx_nan(call: Call) -> bool:
+    """float32, classes innermost, a row of at least 8 classes holding a NaN or +inf."""
+    if call.dtype != "float32" or not avx_path(call) or np.size(call.x) == 0:
+        return False
+    zl = classes_last(call.x, call)
+    return zl.shape[-1] >= 8 and bool(np.any(np.isnan(zl) | np.isposinf(zl)))
+
+
+_add(
+    id="paddle-softmax-avx-nan-to-uniform",
+    title="paddle softmax (float32, classes innermost) turns a row holding +inf into a "
+          "uniform 1/C and drops NaN logits to a probability of exp(-64)/sum",
+    entry_points=(F + "softmax",),
+    kinds=("forward", "gradient"),
+    trigger="float32, the class axis innermost, rows of 8 classes or more holding +inf or NaN "
+            "within their first multiple of 8 classes",
+    explanation="the CPU softmax's AVX path subtracts std::max_element (which skips a NaN "
+                "unless it comes first) and clips with _mm256_max_ps(x, -64), which returns "
+                "-64 for NaN: inf - inf and x - NaN become -64, so a row with +inf is uniform "
+                "and a NaN logit a tiny probability; the reference's softmax of such rows is "
+                "NaN (the tail of n % 8 classes keeps NaN, as the Eigen path and float64 do)",
+    link=_K + "funcs/softmax_impl.h (SoftmaxFunctor<CPUContext>: max_element, vec_clip); "
+    + _K + "funcs/cpu_vec.h (vec_clip<float, avx>: _mm256_max_ps)",
+    applies=_avx_nan,
+    model=softmax_model,
+    example=lambda: _example("softmax", [[1.0, np.inf, 0.5, -1.0, 2.0, 0.0, 0.25, -0.5]]
+                             ).replace(grad_output=np.arange(8.0)[None, :]),
+)
+
+
 # -- cross_entropy ------------------------------------------------------------------------------------
 _X2 = [[0.5, -1.0, 2.0], [1.0, 0.0, -1.0]]
 _P2 = [[0.25, 0.25, 0.5], [0.5, 0.375, 0.125]]
@@ -245,6 +275,43 @@ def _ce_entries(names: tuple[str, ...]) -> None:
             model=model,
             example=_ce_example(names, _Q2, "probs", {"reduction": "none"}),
         )
+    if names != _SWCE:
+        _add(
+            id=f"paddle-ce-label-smoothing-float32{sfx}",
+            title="paddle cross_entropy's label smoothing is computed in float32: the "
+                  "constants 1 - eps and eps / C always, the smoothed one-hot labels too for "
+                  "index targets, so float64 losses keep only float32's accuracy",
+            entry_points=names,
+            kinds=("forward", "gradient"),
+            trigger="label_smoothing > 0 in float64 (and index targets in float32, where the "
+                    "labels' rounding is the dtype's anyway)",
+            explanation="paddle.nn.functional.label_smooth takes epsilon as a float attribute "
+                        "and its kernel computes (1 - eps) and eps / C in float; index labels "
+                        "go through one_hot, whose output is float32, before being cast to the "
+                        "input's dtype",
+            link=_LOSS + " (cross_entropy: one_hot, label_smooth, label.astype(input.dtype)); "
+            + _K + "cpu/label_smooth_kernel.cc",
+            applies=lambda c: _ce(c) and label_smoothing(c) > 0,
+            model=model,
+            example=_ce_example(names, _Q2, "probs", {"label_smoothing": 0.1,
+                                                      "reduction": "sum"}),
+        )
+    if names == _CE_PROBS:
+        _add(
+            id="paddle-ce-probs-zero-over-zero-gradient",
+            title="paddle cross_entropy(use_softmax=False)'s gradient is -q / p: NaN where a "
+                  "probability and its target are both 0",
+            entry_points=names,
+            kinds=("gradient",),
+            trigger="a probability of exactly 0 under a target of 0",
+            explanation="the CPU grad kernel computes -label / input * loss_grad for soft "
+                        "labels, 0 / 0 = NaN, where the derivative of 0 log p is 0",
+            link=_K + "cpu/cross_entropy_grad_kernel.cc (use_softmax=False)",
+            applies=lambda c: c.op == "categorical_crossentropy",
+            model=model,
+            example=_ce_example(names, [[0.0, 0.5, 0.5], [0.5, 0.5, 0.0]], "probs",
+                                {"reduction": "sum"}, x=[[0.0, 0.25, 0.75], [0.5, 0.5, 0.0]]),
+        )
     if names != _CE_PROBS:
         _add(
             id=f"paddle-ce-soft-gradient-assumes-normalised{sfx}",
@@ -310,6 +377,41 @@ def _ce_entries(names: tuple[str, ...]) -> None:
 for _names in (_CE_LOGITS, _CE_PROBS, _SWCE):
     _ce_entries(_names)
 
+_add(
+    id="paddle-ce-confident-batch-quantised",
+    title="paddle cross_entropy's 'sum' or 'mean' over many confident float32 items adds "
+          "losses each quantised to ulp(1) / p by the rounded softmax",
+    entry_points=_CE_LOGITS,
+    kinds=("forward",),
+    trigger="float32, reduction 'sum' or 'mean' over a batch of confident items (losses "
+            "around 1e-7 .. 1e-4)",
+    explanation="each item's loss is -log(p) of a probability rounded to float32 "
+                "(paddle-ce-log-of-rounded-softmax); near 1 the probabilities are spaced "
+                "ulp(1) apart, so each loss carries an error of up to about ulp(1), and the "
+                "batch's sum the sum of those, far beyond a sum's rounding",
+    link=_K + "cpu/cross_entropy_kernel.cc; " + _K + "funcs/cross_entropy.cc",
+    applies=lambda c: c.op == "cross_entropy" and c.dtype == "float32"
+    and c.reduction in ("sum", "mean"),
+    model=lambda c: ce_model(c, widen=True),
+    example=lambda: _example("cross_entropy", [[20.0, 0.0, -1.0]] * 4, "float32",
+                             [0, 0, 0, 0], "index", {"reduction": "sum"}, grad=False),
+)
+_add(
+    id="paddle-nll-mean-zero-total-weight",
+    title="paddle nll_loss's 'mean' over a zero total weight (an empty batch) is 0, not NaN",
+    entry_points=(F + "nll_loss", "paddle.nn.NLLLoss"),
+    kinds=("forward",),
+    trigger="reduction 'mean' over no items (or items of weight 0)",
+    explanation="the CPU kernel divides the sum by the total weight only when that is not "
+                "0 ('if (reduction == \"mean\" && total_weight_val != 0)')",
+    link=_K + "cpu/nll_loss_kernel.cc (nll_loss_1D, nll_loss_2D)",
+    applies=lambda c: c.op == "nll_loss" and c.reduction == "mean",
+    model=nll_model,
+    example=lambda: _example("nll_loss", np.zeros((0, 3)), "float32",
+                             np.zeros((0,), dtype=np.int64), "index", {"reduction": "mean"},
+                             grad=False),
+)
+
 # -- binary losses ---------------------------------------------------------------------------------
 _add(
     id="paddle-bce-log-clamp-100",
@@ -333,26 +435,28 @@ _add(
     title="paddle binary_cross_entropy_with_logits computes log(1 + exp(-|x|)) with a log, "
           "not log1p: a confident element's loss is 0",
     entry_points=_BCE_LOGITS,
-    kinds=("forward",),
+    kinds=("forward", "gradient"),
     trigger="confident elements (|x| above about 17 in float32, 37 in float64, with the "
             "target on the logit's side), and infinite logits (NaN)",
     explanation="the sigmoid_cross_entropy_with_logits kernel computes max(x, 0) - x t + "
                 "log(1 + exp(-|x|)) in the dtype: exp(-|x|) below ulp(1) / 2 rounds 1 + "
                 "exp(-|x|) to 1 and the loss to 0 (the reference keeps exp(-|x|)); an "
-                "infinite logit gives inf - inf = NaN",
+                "infinite logit gives inf - inf = NaN; with pos_weight its gradient kernel "
+                "computes pw (term2 / (exp(-m) + exp(-x - m)) + term1) + 1 - t, which "
+                "cancels to 0 for a confident element",
     link=_K + "cpu/sigmoid_cross_entropy_with_logits_kernel.cc",
     applies=lambda c: c.op == "binary_cross_entropy_with_logits",
     model=bce_logits_model,
     example=lambda: _example("binary_cross_entropy_with_logits", [[30.0, -30.0, 0.5]],
-                             "float32", [[1.0, 0.0, 1.0]], "probs", {"reduction": "none"},
-                             grad=False),
+                             "float32", [[1.0, 0.0, 1.0]], "probs",
+                             {"reduction": "none", "pos_weight": np.array([2.0, 1.0, 1.0])}),
 )
 _add(
     id="paddle-log-sigmoid-log-of-sum",
     title="paddle log_sigmoid is -(m + log(exp(-m) + exp(-x - m))): 0 for a confident "
           "element, NaN at -inf",
     entry_points=(F + "log_sigmoid",),
-    kinds=("forward",),
+    kinds=("forward", "gradient"),
     trigger="large positive inputs (the result below ulp(1)), -inf",
     explanation="LogSigmoidFunctor takes the log of a rounded sum near 1 instead of "
                 "log1p(exp(-x)): values of magnitude below ulp(1) / 2 come back 0; at x = -inf "
@@ -360,7 +464,7 @@ _add(
     link=_K + "funcs/activation_functor.h (LogSigmoidFunctor)",
     applies=lambda c: c.op == "log_sigmoid",
     model=log_sigmoid_model,
-    example=lambda: _example("log_sigmoid", [[30.0, -np.inf, 0.5]], "float32", grad=False),
+    example=lambda: _example("log_sigmoid", [[30.0, -np.inf, 0.5]], "float32"),
 )
 
 DIVERGENCES: tuple[Divergence, ...] = tuple(_entries)

@@ -58,12 +58,36 @@ def _err(**kw: str) -> Any:
 
 
 # -- softmax and log_softmax ------------------------------------------------------------------
-def shifted(zl: np.ndarray, dtype: str) -> np.ndarray:
-    """The logits (classes last) minus their row maximum, clipped at -64 (NaN stays NaN)."""
+def avx_path(call: Call) -> bool:
+    """Whether the CPU softmax takes its AVX path (SoftmaxFunctor<CPUContext>): the classes
+    are the innermost dimension (num_remain == 1); its float32 clip is _mm256_max_ps."""
+    if np.ndim(call.x) == 0:
+        return False
+    a = class_axis(call)
+    return int(np.prod(np.shape(call.x)[a + 1:], dtype=np.int64)) == 1
+
+
+def shifted(zl: np.ndarray, dtype: str, avx: bool = False) -> np.ndarray:
+    """The logits (classes last) minus their row maximum, clipped at -64.
+
+    The Eigen path (and log_softmax) keeps NaN (``x < -64 ? -64 : x``). The AVX path takes
+    the row maximum with std::max_element (a NaN is skipped unless it is the first element,
+    which then is the maximum) and clips float32 blocks of 8 with _mm256_max_ps(x, -64), which
+    returns -64 for NaN; the remaining n % 8 elements are clipped as in the Eigen path."""
     with _err():
-        m = np.max(zl, axis=-1, keepdims=True)
+        if avx:
+            first = zl[..., :1]
+            m = np.where(np.isnan(first), np.nan, np.nanmax(
+                np.where(np.isnan(zl), -np.inf, zl), axis=-1, keepdims=True))
+        else:
+            m = np.max(zl, axis=-1, keepdims=True)
         d = round_to(zl - m, dtype)
-        return np.where(d < CLIP, CLIP, d)
+        out = np.where(d < CLIP, CLIP, d)
+        if avx and dtype == "float32":
+            end = zl.shape[-1] - zl.shape[-1] % 8
+            block = np.arange(zl.shape[-1]) < end
+            out = np.where(block & np.isnan(d), CLIP, out)
+        return out
 
 
 def _np_dtype(dtype: str) -> Any:
@@ -71,40 +95,78 @@ def _np_dtype(dtype: str) -> Any:
 
 
 def sum_ends(e: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    """The ends of the row sum of ``e`` (the last axis) as a kernel summing in ``dtype`` in
-    its own order gets it: the exact sum rounded to ``dtype`` where every order rounds to the
-    same value (the sum's worst-case error, (C - 1) units of rounding, stays inside that
-    value's rounding interval: a confident row's 1 + r with r below a quarter ULP of 1), else
-    the two values of ``dtype`` that bracket the exact sum."""
+    """The ends of the row sum of ``e`` (the last axis) as a kernel summing in ``dtype`` in an
+    order we do not model (Eigen's reductions) gets it: the exact sum rounded to ``dtype``
+    where every order rounds to the same value (the sum's worst-case error stays inside that
+    value's rounding interval, or a confident row's 1 + r has r below a quarter ULP of 1);
+    else the values of ``dtype`` that bracket the exact sum, widened on a confident row (r
+    below 2^-10) by ceil(log2 C) + 2 ULP each way, the roundings of partial sums onto 1."""
     with _err():
-        s = np.sum(e, axis=-1, keepdims=True)
+        wide = np.longdouble if dtype == "float64" else np.float64  # the sum, near exact
+        ew = e.astype(wide)
+        s = np.sum(ew, axis=-1, keepdims=True)
         t = _np_dtype(dtype)
         r = s.astype(t)
+        rw = r.astype(wide)
+        lo = np.where(rw > s, np.nextafter(r, t(-np.inf)), r)
+        hi = np.where(rw < s, np.nextafter(r, t(np.inf)), r)
+        half_ulp = (np.nextafter(r, t(np.inf)).astype(wide) - rw) / 2
+        err = max(e.shape[-1] - 1, 0) * wide(EPS[dtype]) / 2 * np.abs(s)
+        big = np.max(ew, axis=-1, keepdims=True)
+        fixed = (np.abs(s - rw) + err < half_ulp) | (s - big < wide(EPS[dtype]) / 4 * big)
+        confident = (s - big) < big * wide(2.0 ** -10)
+        k = int(np.ceil(np.log2(max(e.shape[-1], 2)))) + 2
+        for _ in range(k):
+            lo = np.where(confident, np.nextafter(lo, t(-np.inf)), lo)
+            hi = np.where(confident, np.nextafter(hi, t(np.inf)), hi)
         r64 = r.astype(np.float64)
-        lo = np.where(r64 > s, np.nextafter(r, t(-np.inf)), r).astype(np.float64)
-        hi = np.where(r64 < s, np.nextafter(r, t(np.inf)), r).astype(np.float64)
-        half_ulp = (np.nextafter(r, t(np.inf)).astype(np.float64) - r64) / 2
-        err = max(e.shape[-1] - 1, 0) * EPS[dtype] / 2 * np.abs(s)
-        big = np.max(e, axis=-1, keepdims=True)
-        fixed = (np.abs(s - r64) + err < half_ulp) | (s - big < EPS[dtype] / 4 * big)
-        return np.where(fixed, r64, lo), np.where(fixed, r64, hi)
+        return (np.where(fixed, r64, lo.astype(np.float64)),
+                np.where(fixed, r64, hi.astype(np.float64)))
 
 
-def softmax_ends(zl: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+def kernel_sum(e: np.ndarray, dtype: str) -> np.ndarray:
+    """The row sum (last axis, kept) as the CPU softmax's AVX path computes it (vec_sum in
+    funcs/cpu_vec.h): float32 rows of 8 or more accumulate blocks of 8 in 8 lanes, reduce the
+    lanes as _mm256_hadd_ps / permute / _mm_hadd_ps do ((l0+l1)+(l4+l5)) + ((l2+l3)+(l6+l7)),
+    then add the remaining n % 8 one by one; shorter rows and float64 add one by one."""
+    t = _np_dtype(dtype)
+    x = e.astype(t)
+    n = x.shape[-1]
+    with _err():
+        if dtype == "float32" and n >= 8:
+            end = n - n % 8
+            blocks = x[..., :end].reshape(x.shape[:-1] + (end // 8, 8))
+            lanes = np.cumsum(blocks, axis=-2, dtype=t)[..., -1, :]
+            l = [lanes[..., i] for i in range(8)]
+            acc = ((l[0] + l[1]) + (l[4] + l[5])) + ((l[2] + l[3]) + (l[6] + l[7]))
+            rest = np.concatenate([acc[..., None], x[..., end:]], axis=-1)
+            s = np.cumsum(rest, axis=-1, dtype=t)[..., -1]
+        else:
+            s = np.cumsum(x, axis=-1, dtype=t)[..., -1]
+    return s[..., None].astype(np.float64)
+
+
+def softmax_ends(zl: np.ndarray, dtype: str, avx: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Two ends of the clipped softmax rounded to ``dtype``: exp of the clipped shifted logits
-    (rounded to ``dtype``) over their sum rounded down or up to ``dtype``."""
-    d = shifted(zl, dtype)
+    (rounded to ``dtype``) times the reciprocal of their sum (vec_scal). On the AVX path the
+    sum is the kernel's own (``kernel_sum``: both ends equal); on the Eigen path it is rounded
+    down or up (``sum_ends``)."""
+    d = shifted(zl, dtype, avx)
     with _err():
         e = round_to(np.exp(d), dtype)
-        s_lo, s_hi = sum_ends(e, dtype)
-        return round_to(e / s_hi, dtype), round_to(e / s_lo, dtype)
+        if avx:
+            s_lo = s_hi = kernel_sum(e, dtype)
+        else:
+            s_lo, s_hi = sum_ends(e, dtype)
+        return (round_to(e * round_to(1 / s_hi, dtype), dtype),
+                round_to(e * round_to(1 / s_lo, dtype), dtype))
 
 
 def softmax_model(call: Call) -> tuple[np.ndarray, np.ndarray | None]:
     """paddle.nn.functional.softmax on the CPU (end farther from the reference), and its
     gradient y * (g - sum y g) from that output."""
     zl = classes_last(call.x, call)
-    lo, hi = softmax_ends(zl, call.dtype)
+    lo, hi = softmax_ends(zl, call.dtype, avx_path(call))
     y = classes_back(lo, call)
     y = farther_from_reference(call, y, classes_back(hi, call))
     grad = None
@@ -141,18 +203,21 @@ def _ignore(call: Call) -> int:
     return DEFAULT_IGNORE if ii is None else int(ii)
 
 
-def ce_model(call: Call, *, keep_axis: bool | None = None,
-             squeeze: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def ce_model(call: Call, *, keep_axis: bool | None = None, squeeze: bool = False,
+             widen: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """paddle.nn.functional.cross_entropy / CrossEntropyLoss (and softmax_with_cross_entropy
     with ``squeeze``) on the CPU, both use_softmax settings; the end farther from the
-    reference."""
-    ends = [_ce_end(call, end, keep_axis=keep_axis, squeeze=squeeze) for end in (0, 1)]
+    reference. ``widen``: each probability of 1/2 or more may also be one ULP off the model's
+    rounding (the kernel's e * (1 / sum) rounds twice, in its own order), which a sum over
+    many confident items (each loss -log p quantised by ulp(1)) accumulates."""
+    ends = [_ce_end(call, end, keep_axis=keep_axis, squeeze=squeeze, widen=widen)
+            for end in (0, 1)]
     fwd = farther_from_reference(call, ends[0][0], ends[1][0])
     return fwd, ends[0][1]
 
 
-def _ce_end(call: Call, end: int, *, keep_axis: bool | None,
-            squeeze: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _ce_end(call: Call, end: int, *, keep_axis: bool | None, squeeze: bool,
+            widen: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     dt = call.dtype
     zl = classes_last(call.x, call)
     C = zl.shape[-1]
@@ -167,15 +232,26 @@ def _ce_end(call: Call, end: int, *, keep_axis: bool | None,
         if soft:
             q = probs_target_last(call)
             if eps > 0:
-                # paddle.nn.functional.label_smooth: (1 - eps) q + eps / C with eps a float32
-                # attribute, in the label's dtype: float32 for index labels (one_hot's
-                # output), then .astype(input.dtype)
-                e32 = float(np.float32(eps))
+                # paddle.nn.functional.label_smooth: (1 - eps) q + eps / C, the two
+                # constants computed in float32 (eps is a float attribute), the rest in the
+                # label's dtype: float32 for index labels (one_hot's output); then
+                # .astype(input.dtype)
+                e32 = np.float32(eps)
+                a, b = float(np.float32(1) - e32), float(e32 / np.float32(C))
                 ldt = "float32" if index else dt
-                q = round_to(round_to(round_to(1 - e32, ldt) * q, ldt)
-                             + round_to(e32 / C, ldt), ldt)
+                q = round_to(round_to(a * q, ldt) + b, ldt)
         if use_softmax:
-            p = softmax_ends(zl, dt)[end]
+            p = softmax_ends(zl, dt, avx_path(call))[end]
+            if widen:  # only rows whose sum's rounding depends on the order
+                t = _np_dtype(dt)
+                if avx_path(call):
+                    s_lo = s_hi = np.zeros(zl.shape[:-1] + (1,))
+                else:
+                    s_lo, s_hi = sum_ends(
+                        round_to(np.exp(shifted(zl, dt, False)), dt), dt)
+                step = np.nextafter(p.astype(t), t(np.inf if end else -np.inf))
+                p = np.where((p >= 0.5) & (s_lo != s_hi),
+                             np.minimum(step.astype(np.float64), 1.0), p)
         else:
             p = zl
         logp = np.log(p)
@@ -236,7 +312,7 @@ def _ce_end(call: Call, end: int, *, keep_axis: bool | None,
             gi = np.broadcast_to(g, item_shape) / denom * wg
             if use_softmax:
                 target = q if soft else (y[..., None] == np.arange(C)).astype(np.float64)
-                pp = softmax_ends(zl, dt)[0]
+                pp = softmax_ends(zl, dt, avx_path(call))[0]
                 dz = (pp - target) * gi[..., None]
             elif soft:
                 dz = -q / p * gi[..., None]
@@ -256,13 +332,14 @@ def nll_model(call: Call) -> tuple[np.ndarray, np.ndarray | None]:
     args, kw = R.arguments(call)
     fwd = np.asarray(R.evaluate(call, gradient=False)[0], np.float64)
     if call.reduction == "mean":
-        kw_sum = dict(kw, reduction="sum")
-        with _err():
-            fwd = np.where(np.isnan(fwd), np.asarray(R.nll_loss(*args, **kw_sum)), fwd)
-    grad = None
-    if call.grad_output is not None:
-        grad = np.zeros_like(np.asarray(call.x, np.float64))
-    return fwd, grad
+        y = np.asarray(call.target)
+        w = call.option("weight")
+        ii = call.option("ignore_index")
+        keep = np.ones(y.shape, bool) if ii is None else (y != int(ii))
+        wy = np.ones(y.shape) if w is None else np.asarray(w, np.float64)[np.where(keep, y, 0)]
+        if float(np.sum(np.where(keep, wy, 0.0))) == 0.0:
+            fwd = np.asarray(R.nll_loss(*args, **dict(kw, reduction="sum")))
+    return fwd, None
 
 
 # -- binary losses ----------------------------------------------------------------------------------
@@ -313,7 +390,27 @@ def bce_logits_model(call: Call) -> tuple[np.ndarray, np.ndarray | None]:
             el = round_to(el * np.broadcast_to(np.asarray(w, np.float64), x.shape), dt)
         n = float(max(x.size, 1))
         fwd = _reduce(el, call.reduction, n)
-    return round_to(fwd, dt), None
+        grad = None
+        if call.grad_output is not None:
+            # sigmoid_cross_entropy_with_logits_grad, per element, in the dtype
+            ex = round_to(np.exp(-np.abs(x)), dt)
+            if pw is None:
+                sgn = np.where(x >= 0, 1.0, -1.0)
+                term3 = round_to(round_to(-ex * sgn, dt) / round_to(1 + ex, dt), dt)
+                diff = round_to(round_to(np.where(x > 0, 1.0, 0.0) - t, dt) + term3, dt)
+            else:
+                m = np.where(x < 0, -x, 0.0)
+                term1 = np.where(x < 0, -1.0, 0.0)
+                d1 = round_to(np.exp(-m), dt)
+                d2 = round_to(np.exp(round_to(-x - m, dt)), dt)
+                term2 = round_to(d1 * -term1 + d2 * (-1 - term1), dt)
+                frac = round_to(term2 / round_to(d1 + d2, dt), dt)
+                diff = round_to(lw * round_to(frac + term1, dt) + round_to(1 - t, dt), dt)
+            g = _elem_cotangent(call, x.shape, n)
+            if w is not None:
+                g = g * np.broadcast_to(np.asarray(w, np.float64), x.shape)
+            grad = g * diff
+    return round_to(fwd, dt), grad
 
 
 def log_sigmoid_model(call: Call) -> tuple[np.ndarray, np.ndarray | None]:
@@ -325,7 +422,12 @@ def log_sigmoid_model(call: Call) -> tuple[np.ndarray, np.ndarray | None]:
         m = np.maximum(-x, 0.0)
         s = round_to(round_to(np.exp(-m), dt) + round_to(np.exp(round_to(-x - m, dt)), dt), dt)
         out = round_to(-(m + round_to(np.log(s), dt)), dt)
-    return out, None
+        grad = None
+        if call.grad_output is not None:  # LogSigmoidGradFunctor: e^(-x-m) / (e^-m + e^(-x-m))
+            a = round_to(np.exp(round_to(-x - m, dt)), dt)
+            grad = np.asarray(call.grad_output, np.float64) * round_to(
+                a / round_to(round_to(np.exp(-m), dt) + a, dt), dt)
+    return out, grad
 
 
 def _reduce(el: np.ndarray, reduction: str, n: float) -> np.ndarray:
