@@ -4,8 +4,8 @@ interpreter and checks both values).
 
 Each repro imports paddle only (and NumPy) and prints the measured values as a list;
 ``measured`` is what it printed on paddlepaddle 3.3.1, CPU (x86-64); ``correct`` is what the
-reference computes for the same inputs. No upstream issue was found for either (issue search,
-PaddlePaddle/Paddle).
+reference computes for the same inputs. No upstream issue reporting either was found (issue
+search, PaddlePaddle/Paddle).
 
 Two more bugs cannot be findings of this form, because the call does not return a value: they
 are declared unsupported in adapter.py with the reason, and pinned by
@@ -46,6 +46,9 @@ print(out.numpy()[0].tolist())
     reference=lambda: R.log_softmax(np.array([[1000.0, 0.0, -1.0]]))[0],
     dtype="float64",
     requires=_REQ,
+    status="not reported yet; the clip's purpose (keeping exp from underflowing before a log "
+           "in softmax_with_cross_entropy) is discussed in "
+           "https://github.com/PaddlePaddle/Paddle/pull/21165 (2019), which kept it",
 )
 
 LABEL_SMOOTHING_IGNORE_INDEX = Finding(
