@@ -2,9 +2,10 @@
 
 Paddle runs in a worker process of its own and the test process never imports it: in this
 environment (paddlepaddle 3.3.1, tensorflow-cpu 2.21.0, Python 3.11, x86-64)
-``python -c "import tensorflow, paddle"`` dies with SIGSEGV (exit status 139) while
+``python -c "import tensorflow, paddle"`` dies with SIGSEGV (exit status 139, while loading
+libpaddle.so: a symbol clash; loading it with RTLD_DEEPBIND avoids it) while
 ``import paddle, tensorflow`` works, and the test process imports TensorFlow (its plug-in) in
-an order nobody controls. So ``evaluate`` asks a persistent child
+an order nobody controls. No upstream issue was found (PaddlePaddle/Paddle issue search). So ``evaluate`` asks a persistent child
 (``lossconform.isolation.Worker`` serving ``worker.Executor``) to run the very program
 ``repro`` prints (``plans.program``); Paddle's exceptions come back with the same type name and
 message. ``available()`` asks ``importlib.util.find_spec`` and ``version()`` the installed
@@ -41,6 +42,19 @@ from .worker import WORKER_ENVIRONMENT
 
 #: the distribution the plug-in needs
 DISTRIBUTION = "paddlepaddle"
+
+#: the first lines of every repro: in a process that has already loaded TensorFlow, paddle's
+#: libpaddle.so is loaded with RTLD_DEEPBIND (it binds its own symbols first), which avoids the
+#: SIGSEGV of a plain ``import paddle`` after ``import tensorflow`` (measured here: paddlepaddle
+#: 3.3.1, tensorflow-cpu 2.21.0). A no-op anywhere else.
+IMPORT_AFTER_TENSORFLOW = """\
+import os, sys
+if "tensorflow" in sys.modules and "paddle" not in sys.modules:  # see the plug-in's adapter.py
+    _flags = sys.getdlopenflags()
+    sys.setdlopenflags(_flags | os.RTLD_DEEPBIND)
+    import paddle
+    sys.setdlopenflags(_flags)
+"""
 
 
 @lru_cache(maxsize=None)
@@ -152,7 +166,7 @@ class PaddleAdapter(Adapter):
         reason = self.unsupported(entry_point, call)
         if reason:
             return f"# unsupported: {reason}\n"
-        return program(entry_point, call) + "print(out)\n" + (
+        return IMPORT_AFTER_TENSORFLOW + program(entry_point, call) + "print(out)\n" + (
             "print(grad)\n" if call.grad_output is not None else "")
 
     def to_numpy(self, value: Any) -> np.ndarray:

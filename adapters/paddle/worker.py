@@ -86,13 +86,18 @@ class Executor:
                 flags[name] = paddle.get_flags([name])[name]
             except Exception:  # a flag this build does not have
                 continue
+        core = paddle.base.core
         return {
-            "paddle_commit": paddle.version.commit,
-            "with_mkl": paddle.version.with_mkl(),
+            "paddle_commit": str(paddle.version.commit),
+            "with_mkl": str(paddle.version.with_mkl),
             "cuda_compiled": bool(paddle.is_compiled_with_cuda()),
-            "device": paddle.device.get_device(),
-            "cpu_avx": bool(paddle.base.core.supports_avx()) if hasattr(
-                paddle.base.core, "supports_avx") else "unknown",
+            "device": str(paddle.device.get_device()),
+            # the CPU softmax takes its AVX path (vec_clip, vec_sum) only where this is true
+            "cpu_avx": bool(core.avx_supported()) if hasattr(core, "avx_supported")
+            else "unknown",
+            "compiled_with_avx": bool(core.is_compiled_with_avx())
+            if hasattr(core, "is_compiled_with_avx") else "unknown",
+            "num_threads": os.environ.get("OMP_NUM_THREADS", "(unset)"),
             **{k: os.environ.get(k, "(unset)") for k in WORKER_ENVIRONMENT},
             **flags,
         }

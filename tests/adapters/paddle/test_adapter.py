@@ -4,6 +4,7 @@ bugs declared unsupported because the call cannot return a value, and the diverg
 independence from paddle. Expected values come from the NumPy reference."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -39,6 +40,12 @@ def test_round_trip_gives_the_reference():
     np.testing.assert_allclose(ev.forward.value, fwd, rtol=1e-13)
     np.testing.assert_allclose(ev.gradient.value, grad, rtol=1e-12, atol=1e-15)
     assert ADAPTER.worker.call("ping") == "pong"
+
+
+def test_environment_names_what_changes_the_numbers():
+    env = ADAPTER.environment()
+    assert env["device"] == "cpu" and env["OMP_NUM_THREADS"] and "paddle_commit" in env
+    assert isinstance(env["cpu_avx"], (bool, str)) and "FLAGS_use_mkldnn" in env
 
 
 def test_repro_is_the_program_evaluate_runs():
@@ -139,8 +146,15 @@ out = paddle.nn.functional.cross_entropy(x, paddle.to_tensor(np.array([[0, 1, 2,
 def test_tensorflow_then_paddle_segfaults_here():
     """Why Paddle runs in a worker: ``import tensorflow, paddle`` dies with SIGSEGV in this
     environment while ``import paddle, tensorflow`` works (recorded, not wanted)."""
-    pytest.importorskip("tensorflow")
+    if importlib.util.find_spec("tensorflow") is None:  # never imported here: see above
+        pytest.skip("tensorflow is not installed")
     bad = _run("import tensorflow, paddle")
     good = _run("import paddle, tensorflow")
     assert good.returncode == 0, good.stderr[-2000:]
     assert bad.returncode == -11, (bad.returncode, bad.stderr[-2000:])
+    # the repros' first lines (adapter.IMPORT_AFTER_TENSORFLOW) load paddle after TensorFlow
+    from lossconform.adapters.paddle.adapter import IMPORT_AFTER_TENSORFLOW
+
+    deep = _run("import tensorflow\n" + IMPORT_AFTER_TENSORFLOW + "import paddle\n"
+                "print(paddle.nn.functional.softmax(paddle.to_tensor([0.0, 0.0])).numpy())")
+    assert deep.returncode == 0 and "[0.5 0.5]" in deep.stdout, deep.stderr[-2000:]
