@@ -249,6 +249,10 @@ class Adapter(abc.ABC):
     #: facet name (FACET_NAMES) -> the values this adapter's ``evaluate`` honours; for
     #: "arg_dtypes" the argument names it can pass in another dtype. Undeclared: unsupported.
     facets: Mapping[str, Sequence[Any]] = {}
+    #: True: the framework must never be imported into the test process (it runs in a process
+    #: of its own, ``lossconform.isolation``); the suite then runs this plug-in's repro
+    #: snippets in a fresh interpreter instead of its own
+    isolated: bool = False
 
     # -- required ---------------------------------------------------------------------------
     @abc.abstractmethod

@@ -26,8 +26,6 @@ what to fix in the plug-in. The checks:
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import warnings
 from typing import Any, Mapping
@@ -46,6 +44,7 @@ from lossconform.harness.check import natural_scale, repro_snippet
 from lossconform.harness.tolerances import tolerance
 from lossconform.ops import OP, OPS
 from lossconform.plugins import load_adapters
+from lossconform.suite.snippets import snippet_values
 
 _ADAPTERS = load_adapters()
 WORD = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -399,12 +398,28 @@ def _max_ulp(actual: np.ndarray, expected: np.ndarray, dtype: str) -> float:
     return float(np.max(err))
 
 
-def _run_snippet(snippet: str, name: str) -> dict[str, Any]:
-    ns: dict[str, Any] = {"__name__": "__lossconform_repro__"}
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        exec(compile(snippet, f"<repro of {name}>", "exec"), ns)  # noqa: S102
-    return ns
+_ISOLATED: dict[tuple, dict[tuple[str, str, str], dict[str, Any]]] = {}
+
+
+def _isolated_values(fw: str, seed: int, dtypes: tuple[str, ...]
+                     ) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Every repro snippet of an isolated plug-in, run in one fresh interpreter (one framework
+    start-up per test process instead of one per entry point): (entry point, case id, dtype)
+    -> what ``snippet_values`` gives."""
+    key = (fw, seed, dtypes)
+    if key not in _ISOLATED:
+        adapter = _adapter(fw)
+        keys, snippets = [], []
+        for spec in adapter.entry_points():
+            try:
+                calls = _calls(adapter, spec, tuple(d for d in dtypes if d in spec.dtypes), seed)
+            except pytest.fail.Exception:  # that entry point's own test says why
+                continue
+            for case, call in calls:
+                keys.append((spec.name, case.id, call.dtype))
+                snippets.append((repro_snippet(case, spec.name, adapter, call, seed), spec.name))
+        _ISOLATED[key] = dict(zip(keys, snippet_values(adapter, snippets)))
+    return _ISOLATED[key]
 
 
 @pytest.mark.parametrize(("fw", "entry_point"), _entry_point_params())
@@ -414,32 +429,36 @@ def test_repro_reproduces(fw: str, entry_point: str, lc_seed: int,
     adapter = _adapter(fw)
     spec = _spec(adapter, entry_point)
     problems: list[str] = []
+    runs = []
     for case, call in _calls(adapter, spec, _selected_dtypes(request, spec), lc_seed):
-        ev = _evaluate(adapter, spec, case, call)
+        runs.append((case, call, _evaluate(adapter, spec, case, call),
+                     repro_snippet(case, entry_point, adapter, call, lc_seed)))
+    if adapter.isolated:  # the framework must not be imported here: a fresh interpreter
+        dtypes = tuple(getattr(request.config, "lc_dtypes", DTYPES))
+        batch = _isolated_values(fw, lc_seed, dtypes)
+        values = [batch[(entry_point, case.id, call.dtype)] for case, call, *_ in runs]
+    else:
+        values = snippet_values(adapter, [(snippet, entry_point) for *_, snippet in runs])
+    for (case, call, ev, snippet), got_vars in zip(runs, values):
         at = f"case {case.id} in {call.dtype}"
-        snippet = repro_snippet(case, entry_point, adapter, call, lc_seed)
-        try:
-            ns = _run_snippet(snippet, entry_point)
-        except Exception as exc:
-            problems.append(f"{at}: the repro snippet raised {type(exc).__name__}: {exc}; fix "
+        if "error" in got_vars:
+            problems.append(f"{at}: the repro snippet raised {got_vars['error']}; fix "
                             f"repro() so it runs on its own:\n{_indent(snippet)}")
             continue
         wanted = [("out", ev.forward)]
         if call.grad_output is not None and ev.gradient is not None:
             wanted.append(("grad", ev.gradient))
         for var, output in wanted:
-            if var not in ns:
+            if var not in got_vars:
                 problems.append(f"{at}: the repro snippet leaves no variable {var!r}; repro() "
                                 f"must assign the {'forward result' if var == 'out' else 'gradient'} "
                                 f"to {var!r}:\n{_indent(snippet)}")
                 continue
-            try:
-                got = np.asarray(adapter.to_numpy(ns[var]), dtype=np.float64)
-            except Exception as exc:
-                problems.append(f"{at}: to_numpy({var}) raised {type(exc).__name__}: {exc}; "
-                                "override Adapter.to_numpy for the framework's values")
+            got, held, why = got_vars[var]
+            if why is not None:
+                problems.append(f"{at}: {why}; override Adapter.to_numpy for the framework's "
+                                "values")
                 continue
-            held = _dtype_name(ns[var])
             if held is not None and held != output.dtype:
                 problems.append(f"{at}: the repro's {var!r} is {held}, evaluate's is "
                                 f"{output.dtype}; repro() must run in the same dtype:\n"
@@ -454,13 +473,6 @@ def test_repro_reproduces(fw: str, entry_point: str, lc_seed: int,
                     f"{_indent(snippet)}\n    repro {var}: {_head(got)}\n    evaluate: "
                     f"{_head(output.value)}")
     _fail(adapter, f"repro snippets of {entry_point} to fix", problems)
-
-
-def _dtype_name(value: Any) -> str | None:
-    """The dtype name (from DTYPES) a framework value says it holds, or None if unknown."""
-    text = str(getattr(value, "dtype", ""))
-    found = [d for d in DTYPES if re.search(rf"(?<![A-Za-z0-9]){d}(?![0-9])", text)]
-    return found[0] if len(found) == 1 else None
 
 
 def _indent(text: str) -> str:
