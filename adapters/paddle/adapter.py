@@ -36,7 +36,7 @@ from lossconform.ops import CATEGORICAL, OP
 from . import invalid as _invalid
 from .conventions import SOURCES
 from .divergences import DIVERGENCES
-from .entry_points import ENTRY_POINTS
+from .entry_points import ENTRY_POINTS, HALF_DTYPES
 from .plans import FACETS, facet_reason, program
 from .worker import WORKER_ENVIRONMENT
 
@@ -75,6 +75,9 @@ class PaddleAdapter(Adapter):
     """``lossconform.contract.Adapter`` for PaddlePaddle (CPU)."""
 
     framework = "paddle"
+    # paddle must never be imported into the test process (after tensorflow it segfaults):
+    # the contract suite runs this plug-in's repro snippets in a fresh interpreter
+    isolated = True
     convention_sources: Mapping[str, str] = SOURCES
     convention_pins_file = str(Path(__file__).with_name("convention_pins.json"))
     divergences = DIVERGENCES
@@ -118,6 +121,15 @@ class PaddleAdapter(Adapter):
                       Call("softmax", np.zeros((2, 3)), "float32", grad_output=np.ones((2, 3))))
 
     # -- capability (the rest is the entry points' Capabilities) -------------------------------
+    def unsupported(self, entry_point: str, call: Call) -> str | None:
+        reason = super().unsupported(entry_point, call)
+        if reason and call.dtype in HALF_DTYPES and "does not accept" in reason:
+            return (f"{entry_point} does not accept {call.dtype} on the CPU: Paddle "
+                    f"{self.version()}'s CPU build registers no {call.dtype} kernel for it "
+                    "(RuntimeError: (NotFound) The kernel with key (CPU, ..., "
+                    f"{call.dtype}) ... is not registered); the adapter does not cast")
+        return reason
+
     def extra_unsupported(self, spec: EntryPointSpec, call: Call) -> str | None:
         reason = facet_reason(spec.name, call)
         if reason or OP[spec.op].family != CATEGORICAL:

@@ -103,6 +103,31 @@ def test_half_dtypes_have_no_cpu_kernel(dtype):
                                 f"out = paddle.nn.functional.{fn}\n", {})
 
 
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_half_dtypes_are_unsupported_with_the_kernel_reason(dtype):
+    call = Call("softmax", np.zeros((2, 3)), dtype)
+    reason = ADAPTER.unsupported(F + "softmax", call)
+    assert reason and "registers no" in reason and dtype in reason
+
+
+def test_kernel_sum_follows_the_avx_lane_order():
+    """models.kernel_sum (vec_sum<float, avx>: 8 lanes, hadd order, then the tail) against
+    Paddle's own float32 softmax on rows where the order of the additions shows: the model
+    and Paddle give bitwise the same probabilities, a plain left-to-right sum does not."""
+    from lossconform.adapters.paddle.models import kernel_sum, softmax_ends
+    from lossconform.dtypes import round_to
+
+    rng = np.random.default_rng(7)
+    z = round_to(rng.normal(0, 1, (64, 13)) * np.array([8.0] + [1.0] * 12), "float32")
+    got = ADAPTER.evaluate(F + "softmax", Call("softmax", z, "float32")).forward.value
+    lo, hi = softmax_ends(z, "float32", avx=True)
+    np.testing.assert_array_equal(lo, hi)
+    np.testing.assert_array_equal(got, lo)
+    e = round_to(np.exp(z - z.max(axis=-1, keepdims=True)), "float32")
+    seq = np.cumsum(e.astype(np.float32), axis=-1, dtype=np.float32)[..., -1:]
+    assert np.any(seq.astype(np.float64) != kernel_sum(e, "float32"))
+
+
 def test_nll_loss_ignore_index_with_reduction_corrupts_the_heap():
     """The bug behind the nll_loss reason in ``extra_unsupported``: the CPU kernel writes
     out_data[i] = 0 for an ignored item i into a one-element output. With glibc's heap checks
