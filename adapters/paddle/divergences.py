@@ -228,6 +228,30 @@ def _ce_entries(names: tuple[str, ...]) -> None:
             if first else (),
         )
         _add(
+            id=f"paddle-ce-negative-ignore-index-mean-counts-ignored{sfx}",
+            title="paddle cross_entropy's 'mean' with a negative ignore_index (the default "
+                  "-100) divides by all N items, ignored ones included",
+            entry_points=names,
+            kinds=("forward", "gradient"),
+            trigger="index targets with labels equal to a negative ignore_index, reduction "
+                    "'mean'",
+            explanation="the kernel gives ignored items a loss of 0, but the wrapper counts "
+                        "the kept items only in its 'if ignore_index >= 0' branch; for a "
+                        "negative ignore_index it takes mean_all (or the weight sum over every "
+                        "item), so the mean is too small by the share of ignored items",
+            link=_LOSS + " (cross_entropy: 'if ignore_index >= 0' ... 'else: return "
+                         "_C_ops.mean_all(out)'); https://github.com/PaddlePaddle/Paddle/pull/"
+                         "76033 (open fix)",
+            applies=lambda c: _ce(c) and c.target_kind == "index" and c.reduction == "mean"
+            and c.option("ignore_index") is not None and int(c.option("ignore_index")) < 0
+            and bool(np.any(np.asarray(c.target) == int(c.option("ignore_index")))),
+            model=model,
+            example=_ce_example(names, [-100, 2], "index", {"ignore_index": -100}),
+            finding=_findings.NEGATIVE_IGNORE_INDEX_MEAN if first else None,
+            observed=(Observed("forward", "+", "ignored items count in the mean"),)
+            if first else (),
+        )
+        _add(
             id=f"paddle-ce-all-ignored-mean-zero{sfx}",
             title="paddle cross_entropy's 'mean' over items that are all ignored is 0, not "
                   "0/0 = NaN",

@@ -75,4 +75,29 @@ print([float(out)])
     requires=_REQ,
 )
 
-__all__ = ["LABEL_SMOOTHING_IGNORE_INDEX", "LOG_SOFTMAX_CLIP"]
+NEGATIVE_IGNORE_INDEX_MEAN = Finding(
+    title="paddle.nn.functional.cross_entropy's 'mean' divides by all N items when the "
+          "ignore_index is negative (the default -100): labels equal to it get a loss of 0 "
+          "but still count in the denominator",
+    repro='''\
+import paddle
+
+logits = paddle.to_tensor([[0.5, -1.0, 2.0], [1.0, 0.0, -1.0]], dtype="float64")
+labels = paddle.to_tensor([-100, 2])  # item 0 is ignored (the default ignore_index)
+out = paddle.nn.functional.cross_entropy(logits, labels)
+print([float(out)])
+# correct: the loss of item 1 alone, divided by the 1 item kept
+''',
+    measured="[1.2038029822221903]",
+    measured_on=_ON,
+    correct="[2.40760596444438]",
+    reference=lambda: np.atleast_1d(R.cross_entropy(
+        np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -1.0]]), np.array([-100, 2]),
+        target_kind="index", ignore_index=-100)),
+    dtype="float64",
+    requires=_REQ,
+    upstream="https://github.com/PaddlePaddle/Paddle/pull/76033",
+    status="open fix (pull request #76033, not merged in 3.3.1)",
+)
+
+__all__ = ["LABEL_SMOOTHING_IGNORE_INDEX", "LOG_SOFTMAX_CLIP", "NEGATIVE_IGNORE_INDEX_MEAN"]
