@@ -14,12 +14,14 @@ a run already loaded; the page is written safely (``reports.output``).
 """
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import gc
 import hashlib
 import json
 import multiprocessing
 import os
+import zlib
 
 import orjson
 import math
@@ -40,6 +42,7 @@ from markupsafe import Markup
 
 from lossconform.dtypes import DTYPES
 from lossconform.record import FIELDS, SEVERITY
+from lossconform.reports.compact import FILL_FIELDS, templates
 from lossconform.reports.conventions_view import conventions_view
 from lossconform.reports.findings_view import findings_view
 from lossconform.reports.settings_view import settings_view
@@ -85,6 +88,8 @@ class Run:
     given_label: str = ""
     #: whether the records' field types have been checked (``check_record_types``)
     checked: bool = True
+    # A run loaded by ``load_runs`` from a compact file holds its repro snippets only as
+    # templates (``columns.texts``; the records' ``repro`` is ""): the page fills them in.
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -151,7 +156,9 @@ def load_runs(paths: Sequence[str | Path], labels: Sequence[str] = (), *,
             errors.append(SkippedFile(path, by_file[fid[:2]], "the same file"))
             continue
         try:
-            doc, columns = load_results_and_columns(path, check_types=check_types)
+            # repro snippets stay templates: the page takes them as they are
+            doc, columns = load_results_and_columns(path, check_types=check_types,
+                                                    texts=False)
         except ResultsError as exc:
             errors.append(exc)
             continue
@@ -262,11 +269,16 @@ def _fmt_col(values: list[Any], spec: str) -> list[Any]:
 _NODE_SPLIT = re.compile(r"(?<=[\-\[])")
 
 
-def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
-    """Columns of the page data. Every string goes through one table (``strings``); repro
-    snippets and test ids, nearly all distinct but made of shared lines and words, are lists
-    of string ids (``repros`` joined with newlines, ``nodes`` joined with nothing), each
-    distinct one stored once: a run's forward and gradient records share theirs."""
+def embedded_data(runs: Sequence[Run]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The page data, in two parts: what the matrix, its filters and search need (read when
+    the page opens) and what only a drill-down shows (``detail``: errors, worst element,
+    inputs, tolerance, repro, the other fields; read the first time a cell is opened).
+
+    Columns throughout. Every string goes through one table (``strings``); test ids,
+    nearly all distinct but made of shared words, are lists of string ids (``nodes``,
+    joined with nothing); repro snippets are templates over shared lines with the record's
+    case id and dtype filled in (``reports.compact.templates``; a compact results file
+    brings them ready-made), each distinct one stored once."""
     index: dict[Any, int] = {None: -1}
     table: list[str] = []
 
@@ -308,26 +320,28 @@ def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
         ("id", "id"), ("op", "op"), ("ep", "entry_point"), ("fw", "framework"),
         ("fwv", "framework_version"), ("dt", "dtype"), ("dev", "device"), ("kind", "kind"),
         ("div", "divergence"), ("msg", "message"))}  # first: the shortest ids
-    repro_ids, repros = pieces(col["repro"], lambda v: v.split("\n"))
     node_ids, nodes = pieces(col["nodeid"], lambda v: [x for x in _NODE_SPLIT.split(v) if x])
-    xcols = _extra_columns(recs, strings)
+    repro = _repro_templates(runs, col["repro"], col["id"], col["dtype"])
+    xcols = _extra_columns(runs, recs, strings)
     cols: dict[str, list[Any]] = {
         "run": run_col,
         "id": small["id"], "op": small["op"], "ep": small["ep"], "fw": small["fw"],
-        "fwv": small["fwv"], "dt": small["dt"], "dev": small["dev"], "kind": small["kind"],
+        "dt": small["dt"], "dev": small["dev"], "kind": small["kind"],
         "v": [verdict_code[v] for v in col["verdict"]],
         "ulp": _fmt_col(col["max_ulp"], ".4g"),
         "tu": _fmt_col(col["tolerance_used"], ".3g"),
-        "abs": _fmt_col(col["max_abs_err"], ".4g"),
-        "rel": _fmt_col(col["max_rel_err"], ".4g"),
         "div": small["div"],
-        "repro": repro_ids,
         "msg": small["msg"],
-        "case": cases.ids, "tol": [i if i < 0 else i + offset for i in tols.ids],
-        "worst": list(col["worst"]),
         "node": node_ids,
     }
-    s = table
+    detail_cols: dict[str, list[Any]] = {
+        "fwv": small["fwv"],
+        "abs": _fmt_col(col["max_abs_err"], ".4g"),
+        "rel": _fmt_col(col["max_rel_err"], ".4g"),
+        "repro": repro["index"],
+        "case": cases.ids, "tol": [i if i < 0 else i + offset for i in tols.ids],
+        "worst": list(col["worst"]),
+    }
     divergences = {}
     for run in runs:
         for d in run.doc["divergences"]:
@@ -336,23 +350,72 @@ def embedded_data(runs: Sequence[Run]) -> dict[str, Any]:
                     "title": d.get("title"), "explanation": d.get("explanation"),
                     "link": [[x["text"], x["href"]] for x in link_parts(d.get("link"))],
                     "trigger": d.get("trigger")})
-    return {
+    main = {
         "verdicts": list(VERDICTS),
         "severity": list(SEVERITY),
         "dtype_order": list(DTYPE_ORDER),
         "runs": [{"label": r.label, "short": r.short, "file": r.path} for r in runs],
-        "strings": s,
-        "objects": objects,
-        "repros": repros,
+        "strings": table,
         "nodes": nodes,
-        "xcols": xcols,
         "divergences": divergences,
         "n": len(recs),
         "cols": cols,
     }
+    detail = {
+        "objects": objects,
+        # repro snippets: templates (line numbers into lines) with "\x00\x01" standing for
+        # the record's case id, "\x00\x02" for its dtype, "\x00\x00" for a NUL
+        "repro_lines": repro["lines"],
+        "repro_texts": repro["texts"],
+        "xcols": xcols,
+        "cols": detail_cols,
+    }
+    return main, detail
 
 
-def _extra_columns(recs: Sequence[dict[str, Any]], strings: Any) -> dict[str, dict[str, Any]]:
+def _repro_templates(runs: Sequence[Run], values: Sequence[Any], ids: Sequence[Any],
+                     dtypes: Sequence[Any]) -> dict[str, Any]:
+    """The repro column as templates over lines (``reports.compact.templates``; the empty
+    snippet as -1): taken from each run's compact file where it had them, made here for the
+    others; one table of lines and templates for all runs."""
+    if list(FILL_FIELDS) != ["id", "dtype"]:  # the page's placeholders: \x00\x01, \x00\x02
+        raise AssertionError("the page fills the case id and the dtype into repro snippets")
+    lines: dict[str, int] = {}
+    texts: list[list[int]] = []
+    seen: dict[tuple[int, ...], int] = {}
+    index: list[int] = []
+    start = 0
+    for run in runs:
+        n = len(run.records)
+        given = run.columns.texts.get("repro") if run.columns is not None else None
+        if given is None or list(given.get("fill", ())) != list(FILL_FIELDS):
+            given = templates(values[start:start + n], [ids[start:start + n],
+                                                        dtypes[start:start + n]])
+        line_ids = strings_of(given["lines"], lines)
+        mapped = []
+        for t in given["texts"]:
+            key = tuple(map(line_ids.__getitem__, t))
+            k = seen.get(key)
+            if k is None:
+                k = seen[key] = len(texts)
+                texts.append(list(key))
+            mapped.append(k)
+        empty = [k for k, t in enumerate(given["texts"]) if t == [] or
+                 (len(t) == 1 and given["lines"][t[0]] == "")]
+        for k in empty:
+            mapped[k] = -1
+        index += map(mapped.__getitem__, given["index"])
+        start += n
+    return {"lines": list(lines), "texts": texts, "index": index}
+
+
+def strings_of(values: Sequence[str], table: dict[str, int]) -> list[int]:
+    """Each value's position in ``table`` (a dict of string -> position), new ones added."""
+    return [table.setdefault(v, len(table)) for v in values]
+
+
+def _extra_columns(runs: Sequence[Run], recs: Sequence[dict[str, Any]], strings: Any
+                   ) -> dict[str, dict[str, Any]]:
     """Record keys beyond the column keys (minus build-only ones), one column each, left out
     where no record has a value: a column whose values are all strings (or missing) holds
     string ids (``"s": 1``), floats become short decimal strings, anything else passes as it
@@ -364,7 +427,10 @@ def _extra_columns(recs: Sequence[dict[str, Any]], strings: Any) -> dict[str, di
     for k in sorted(keys):
         if k in KNOWN_KEYS or k in BUILD_ONLY_KEYS:
             continue
-        values = [r.get(k) for r in recs]
+        if k in FIELDS and runs and all(run.columns is not None for run in runs):
+            values = list(chain.from_iterable(run.columns[k] for run in runs))
+        else:
+            values = [r.get(k) for r in recs]
         if all(v is None for v in values):
             continue
         if all(v is None or v.__class__ is str for v in values):
@@ -392,12 +458,19 @@ def _tame(value: Any) -> Any:
     return value
 
 
+def _json_bytes(data: Any) -> bytes:
+    try:
+        return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        return orjson.dumps(_tame(data), default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
 def script_json(data: Any) -> Markup:
     """JSON safe inside a <script> element: no '<', '>' or '&' can close or open a tag."""
-    try:
-        raw = orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
-    except orjson.JSONEncodeError:  # an integer beyond 64 bits
-        raw = orjson.dumps(_tame(data), default=str, option=orjson.OPT_NON_STR_KEYS)
+    return _script_safe(_json_bytes(data))
+
+
+def _script_safe(raw: bytes) -> Markup:
     text = raw.decode("utf-8")
     text = (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
@@ -929,7 +1002,7 @@ def _check_runs(runs: Sequence[Run]) -> None:
         raise InvalidRuns(bad)
 
 
-def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, Markup]:
+def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, Any]:
     """Summaries and the page data; on a large build with fork available, the summaries are
     computed in a forked child (it inherits the loaded runs; only the small tables come back)
     while this process checks the records' field types (runs loaded unchecked) and builds
@@ -943,7 +1016,7 @@ def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, 
             with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
                 future = pool.submit(_summaries_of_forked_runs)
                 _check_runs(runs)
-                data = script_json(embedded_data(runs))
+                data = _data_blocks(embedded_data(runs))
                 pairwise, plots = future.result()
             return pairwise, plots, data
         except (OSError, concurrent.futures.process.BrokenProcessPool):
@@ -952,7 +1025,39 @@ def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, 
             _FORKED_RUNS = ()
     _check_runs(runs)
     pairwise, plots = _summaries(runs)
-    return pairwise, plots, script_json(embedded_data(runs))
+    return pairwise, plots, _data_blocks(embedded_data(runs))
+
+
+#: From this many records on, the summary views (pairwise, accuracy, relative accuracy,
+#: conventions, settings: tens of thousands of table cells for every framework) are
+#: <template>s the page draws when each scrolls into view: parsed, never laid out, while
+#: the page opens.
+LAZY_VIEWS_MIN_RECORDS = 20_000
+#: Page data of at least this many bytes of JSON travels gzip-compressed (base64 text):
+#: a browser reads a file of a few MB far faster than one of 60 MB, and inflates the data
+#: in a few tens of milliseconds (DecompressionStream). Smaller data stays legible JSON.
+COMPRESS_MIN_BYTES = 1 << 20
+#: zlib's level for the page data: 3 makes it 7-11x smaller at about 100 MB/s.
+COMPRESS_LEVEL = 3
+
+
+def _data_blocks(parts: tuple[dict[str, Any], dict[str, Any]]
+                 ) -> tuple[tuple[Markup, str], tuple[Markup, str]]:
+    main, detail = parts
+    return script_data(main), script_data(detail)
+
+
+def script_data(data: Any) -> tuple[Markup, str]:
+    """``(text, encoding)`` of a page data block: JSON safe inside a <script> element
+    (``script_json``, encoding ""), or, from ``COMPRESS_MIN_BYTES`` on, the JSON
+    gzip-compressed and base64-encoded (encoding "gzip+base64"; base64 holds no character
+    that could end the element)."""
+    raw = _json_bytes(data)
+    if len(raw) < COMPRESS_MIN_BYTES:
+        return _script_safe(raw), ""
+    z = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, 31)  # 31: a gzip stream
+    packed = z.compress(raw) + z.flush()
+    return Markup(base64.b64encode(packed).decode("ascii")), "gzip+base64"
 
 
 def render(runs: Sequence[Run], title: str | None = None,
@@ -986,7 +1091,9 @@ def render(runs: Sequence[Run], title: str | None = None,
         plots=plots,
         changes=changes(runs),
         errors=[str(e) for e in errors],
-        data=data,
+        lazy_views=len(all_records) >= LAZY_VIEWS_MIN_RECORDS,
+        data=data[0][0], data_encoding=data[0][1], detail=data[1][0],
+        detail_encoding=data[1][1],
         css=Markup(_template_text("report.css")),
         js=Markup(_template_text("report.js").replace("</", "<\\/")),
     )

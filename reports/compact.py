@@ -34,7 +34,7 @@ from typing import Any, Sequence
 import orjson
 
 __all__ = ["FILL_FIELDS", "CompactError", "encode_records", "decode_columns",
-           "decode_records", "records_of"]
+           "decode_records", "records_of", "templates"]
 
 #: The record fields whose value a text column's templates may leave out (placeholders):
 #: a repro snippet names its own case id and dtype.
@@ -120,23 +120,29 @@ def _encode_text(values: list[Any], col: dict[str, Any], fills: list[list[Any]]
     chars = sum(map(len, table))
     if chars < TEXT_MIN_CHARS or not any("\n" in v for v in table):
         return None
+    text = templates(values, fills)
+    size = sum(map(len, text["lines"])) + 4 * sum(map(len, text["texts"]))
+    return text if size < chars else None
+
+
+def templates(values: Sequence[Any], fills: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """The lines-and-templates form (``{"lines", "texts", "fill", "index"}``) of a column of
+    texts (a value that is not a string is taken as its ``str``), ``fills`` the columns
+    ``FILL_FIELDS``; ``decode_columns`` gives the texts back."""
     cache: dict[tuple[Any, ...], int] = {}
-    templates: dict[str, int] = {}
+    found: dict[str, int] = {}
     index: list[int] = []
     append = index.append
     for value, *fill in zip(values, *fills):
         key = (value, *fill)
         k = cache.get(key)
         if k is None:
-            t = _template(value, fill)
-            k = templates.setdefault(t, len(templates))
+            t = _template(value if value.__class__ is str else str(value), fill)
+            k = found.setdefault(t, len(found))
             cache[key] = k
         append(k)
     lines: dict[str, int] = {}
-    texts = [[lines.setdefault(line, len(lines)) for line in t.split("\n")] for t in templates]
-    size = sum(map(len, lines)) + 4 * sum(map(len, texts))
-    if size >= chars:
-        return None
+    texts = [[lines.setdefault(line, len(lines)) for line in t.split("\n")] for t in found]
     return {"lines": list(lines), "texts": texts, "fill": list(FILL_FIELDS), "index": index}
 
 
@@ -154,19 +160,33 @@ def _fail(where: str, problem: str) -> CompactError:
     return CompactError(f"'records.columns.{where}' {problem}")
 
 
-def _index(col: dict[str, Any], name: str, size: int, n: int) -> list[int]:
-    index = col.get("index")
-    if not isinstance(index, list) or len(index) != n:
-        raise _fail(f"{name}.index", f"is not a list of {n} positions")
-    if index and (set(map(type, index)) != {int} or min(index) < 0 or max(index) >= size):
-        raise _fail(f"{name}.index", f"holds a position outside its table (0..{size - 1})")
-    return index
+def _take(values: list[Any], index: Any, where: str, n: int | None) -> list[Any]:
+    """``values[k]`` for every k of ``index`` (``n``: how many there must be); raises
+    CompactError naming ``where`` when ``index`` is not a list of positions in ``values``."""
+    if not isinstance(index, list) or (n is not None and len(index) != n):
+        raise _fail(where, f"is not a list of {n} positions" if n is not None else
+                    "is not a list of positions")
+    try:
+        out = list(map(values.__getitem__, index))
+        if index and min(index) < 0:
+            raise IndexError
+    except (TypeError, IndexError):
+        raise _fail(where, f"holds a position outside its table (0..{len(values) - 1})"
+                    if "index" in where else
+                    f"holds a line number outside 'lines' (0..{len(values) - 1})") from None
+    return out
 
 
-def decode_columns(compact: Any) -> tuple[int, dict[str, list[Any]], dict[str, list[int]]]:
+def decode_columns(compact: Any, texts: dict[str, dict[str, Any]] | None = None,
+                   decode_texts: bool = True
+                   ) -> tuple[int, dict[str, list[Any]], dict[str, list[int]]]:
     """``(n, columns, absent)`` of compact records: every column as one value per record
     (null where a record lacks the key), and per column the positions that lack it.
-    Raises CompactError naming what is malformed."""
+    ``texts``, when given, receives each text column's templates (``{"lines", "texts",
+    "fill", "index"}``, checked) by name: a reader that wants the templates themselves
+    (the report's page) need not split the texts again; with ``decode_texts=False`` it
+    takes only those, and the text columns hold "" for every record. Raises CompactError
+    naming what is malformed."""
     if not isinstance(compact, dict):
         raise CompactError("'records' is neither a list nor an object of columns")
     n = compact.get("n")
@@ -189,7 +209,7 @@ def decode_columns(compact: Any) -> tuple[int, dict[str, list[Any]], dict[str, l
             table = col["table"]
             if not isinstance(table, list):
                 raise _fail(f"{name}.table", "is not a list")
-            out[name] = list(map(table.__getitem__, _index(col, name, len(table), n)))
+            out[name] = _take(table, col.get("index"), f"{name}.index", n)
         elif "texts" in col:
             out[name] = None  # type: ignore[assignment]  # after the fill columns
         else:
@@ -202,52 +222,64 @@ def decode_columns(compact: Any) -> tuple[int, dict[str, list[Any]], dict[str, l
             absent[name] = gone
     for name, col in columns.items():
         if out[name] is None:
-            out[name] = _decode_text(col, name, n, out)
+            out[name] = _decode_text(col, name, n, out, decode_texts)
+            if texts is not None:
+                texts[name] = col
     return n, out, absent
 
 
-def _decode_text(col: dict[str, Any], name: str, n: int, out: dict[str, list[Any]]
-                 ) -> list[str]:
+def _decode_text(col: dict[str, Any], name: str, n: int, out: dict[str, list[Any]],
+                 decode: bool = True) -> list[str]:
     lines, texts, fill = col.get("lines"), col.get("texts"), col.get("fill")
     if not isinstance(lines, list) or not all(x.__class__ is str for x in lines):
         raise _fail(f"{name}.lines", "is not a list of strings")
-    if not isinstance(fill, list) or not all(f in out and f != name and out[f] is not None
-                                             for f in fill):
+    if not isinstance(fill, list) or not all(f.__class__ is str and f in out and f != name
+                                             and out[f] is not None for f in fill):
         raise _fail(f"{name}.fill", "does not name columns of the records")
-    if not isinstance(texts, list) or not all(isinstance(t, list) for t in texts):
+    if not isinstance(texts, list):
         raise _fail(f"{name}.texts", "is not a list of lists of line numbers")
-    flat = [i for t in texts for i in t]
-    if flat and (set(map(type, flat)) != {int} or min(flat) < 0 or max(flat) >= len(lines)):
-        raise _fail(f"{name}.texts", f"holds a line number outside 'lines' (0..{len(lines) - 1})")
-    index = _index(col, name, len(texts), n)
-    joined = ["\n".join(map(lines.__getitem__, t)) for t in texts]
-    marks = [chr(1 + j) for j in range(len(fill))]
+    joined = ["\n".join(_take(lines, t, f"{name}.texts", None)) for t in texts]
+    index = col.get("index")
+    _take(texts, index, f"{name}.index", n)  # checked: positions in texts
+    if not decode and "absent" not in col and fill == list(FILL_FIELDS):
+        return [""] * n  # the caller takes the templates
+    parts = [_segments(t, len(fill)) for t in joined]
     cache: dict[tuple[Any, ...], str] = {}
     result: list[str] = []
     append = result.append
     for k, *values in zip(index, *(out[f] for f in fill)):
+        segs = parts[k]
+        if segs.__class__ is str:  # no placeholder: the template is the text
+            append(segs)
+            continue
         key = (k, *values)
         text = cache.get(key)
         if text is None:
-            text = cache[key] = _fill(joined[k], values, marks)
+            text = cache[key] = "".join([x if x.__class__ is str else
+                                         (values[x] if values[x].__class__ is str
+                                          else str(values[x])) for x in segs])
         append(text)
     return result
 
 
-def _fill(template: str, values: Sequence[Any], marks: Sequence[str]) -> str:
+def _segments(template: str, n_fill: int) -> str | list[str | int]:
+    """A template as its text (no placeholder) or as pieces: literal strings and the
+    positions (ints) of the fill values that go between them."""
     if "\x00" not in template:
         return template
-    if "\x00\x00" in template or any(v.__class__ is not str for v in values):
-        def sub(m: re.Match[str]) -> str:
-            c = m.group(1)
-            if c == "\x00":
-                return "\x00"
-            j = ord(c) - 1
-            return str(values[j]) if j < len(values) else m.group(0)
-        return _PLACEHOLDER.sub(sub, template)
-    for mark, value in zip(marks, values):
-        template = template.replace("\x00" + mark, value)
-    return template
+    pieces = _PLACEHOLDER.split(template)  # text, mark, text, mark, ..., text
+    out: list[str | int] = [pieces[0]]
+    for mark, text in zip(pieces[1::2], pieces[2::2]):
+        j = ord(mark) - 1
+        if 0 <= j < n_fill:
+            out += [j, text]
+        else:  # "\x00\x00" is a NUL of the text; a mark past the fills stays as it is
+            lit = "\x00" if j < 0 else "\x00" + mark
+            if out[-1].__class__ is str:
+                out[-1] += lit + text
+            else:
+                out.append(lit + text)
+    return out
 
 
 def decode_records(compact: Any) -> list[dict[str, Any]]:

@@ -65,13 +65,16 @@ def load_results(path: str | Path) -> dict[str, Any]:
     return load_results_and_columns(path)[0]
 
 
-def load_results_and_columns(path: str | Path, *, check_types: bool = True
-                              ) -> tuple[dict[str, Any], Columns]:
+def load_results_and_columns(path: str | Path, *, check_types: bool = True,
+                              texts: bool = True) -> tuple[dict[str, Any], Columns]:
     """``load_results``, and the records' fields as columns (taken in one pass: a reader
     that needs whole columns needs no pass of its own). ``check_types=False`` checks only
     the ``PLAIN_FIELDS`` (and the keys no field declares): the caller must check the
     ``DEEP_FIELDS`` (``check_record_types``) before it trusts them; the report builder does
-    so while another process works."""
+    so while another process works. ``texts=False``: a compact file's text columns (repro
+    snippets, ``reports.compact``) are checked but not written out: the records and the
+    column hold "" there, and ``Columns.texts`` the templates (what the report's page
+    takes); a file whose records are a list is read as it is."""
     try:
         with open(path, "rb") as fh, gc_paused():
             raw = fh.read()
@@ -93,7 +96,7 @@ def load_results_and_columns(path: str | Path, *, check_types: bool = True
         raise ResultsError(path, f"malformed JSON: {_one_line(str(exc))}") from None
     except OSError as exc:
         raise ResultsError(path, f"cannot read: {exc.strerror or exc}") from None
-    return _validate(data, path, check_types)
+    return _validate(data, path, check_types, texts)
 
 
 @contextmanager
@@ -120,7 +123,7 @@ def validate(data: Any, path: str | Path = "<results>") -> dict[str, Any]:
     return _validate(data, path)[0]
 
 
-def _validate(data: Any, path: str | Path, check_types: bool = True
+def _validate(data: Any, path: str | Path, check_types: bool = True, decode_texts: bool = True
               ) -> tuple[dict[str, Any], Columns]:
     if not isinstance(data, dict):
         raise ResultsError(path, f"not a lossconform results file (top level is a "
@@ -135,9 +138,10 @@ def _validate(data: Any, path: str | Path, check_types: bool = True
                                  f"(this reader knows {list(SUPPORTED_VERSIONS)})")
     records = data.get("records")
     decoded: dict[str, list[Any]] | None = None
+    texts: dict[str, dict[str, Any]] = {}
     if isinstance(records, dict):  # the compact columns (schema_version 2)
         try:
-            n, decoded, absent = decode_columns(records)
+            n, decoded, absent = decode_columns(records, texts, decode_texts)
             with gc_paused():
                 records = records_of(n, decoded, absent)
         except CompactError as exc:
@@ -148,7 +152,19 @@ def _validate(data: Any, path: str | Path, check_types: bool = True
     elif not isinstance(records, list):
         raise ResultsError(path, "'records' is missing or is neither a list of records "
                                  "nor compact columns")
-    for k, record in enumerate(records):
+    if decoded is not None and _REQUIRED <= decoded.keys() and \
+            set(map(type, decoded["verdict"])) <= {str} and \
+            _VERDICTS.issuperset(decoded["verdict"]):
+        # compact columns: every record has every required field and a known verdict;
+        # only the optional fields some records lack need filling in
+        for name in _OPTIONAL - decoded.keys():
+            for record in records:
+                if name not in record:
+                    record[name] = RECORD_DEFAULTS[name]
+        to_check: list[dict[str, Any]] = []
+    else:
+        to_check = records
+    for k, record in enumerate(to_check):
         if record.__class__ is not dict:
             raise ResultsError(path, f"record #{k} is a {type(record).__name__}, not an object")
         keys = record.keys()
@@ -166,6 +182,7 @@ def _validate(data: Any, path: str | Path, check_types: bool = True
                 record[name] = RECORD_DEFAULTS[name]
     columns = _record_columns(records) if decoded is None else \
         _columns_of(decoded, records)
+    columns.texts = {k: v for k, v in texts.items() if k in RECORD_TYPES and k in decoded}
     check_record_types(records, path, columns, None if check_types else PLAIN_FIELDS,
                        extra=True)
     for name, default in (("environment", {}), ("frameworks", {}), ("divergences", [])):
@@ -387,12 +404,16 @@ class Columns:
     """The records' fields as columns: ``columns[name]`` lists every record's value of field
     ``name`` (a ``lossconform.record`` field), in record order."""
 
-    __slots__ = ("_flat", "_where", "_cache")
+    __slots__ = ("_flat", "_where", "_cache", "texts")
 
     def __init__(self, flat: list[Any], names: Sequence[str]) -> None:
         self._flat = flat
         self._where = {name: (j, len(names)) for j, name in enumerate(names)}
         self._cache: dict[str, list[Any]] = {}
+        #: text columns as the compact file held them (``reports.compact``: lines,
+        #: templates, fill, index), by field name: what a reader may use instead of
+        #: splitting the texts again
+        self.texts: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def of(cls, columns: dict[str, list[Any]]) -> Columns:

@@ -1,9 +1,93 @@
 (function () {
   'use strict';
+  // Summary views of a large report come as <template>s: once the matrix is drawn, each is
+  // drawn when its section nears the viewport (all at once for printing or a link into one).
+  function lazyViews() {
+    var held = Array.prototype.slice.call(document.querySelectorAll('template.lazy-view'));
+    if (!held.length) return;
+    function show(t) {
+      if (t.parentNode) t.parentNode.replaceChild(t.content, t);
+      held = held.filter(function (x) { return x !== t; });
+    }
+    function showAll() {
+      held.slice().forEach(show);
+      if (location.hash) {
+        var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+        if (target) target.scrollIntoView();
+      }
+    }
+    if (typeof IntersectionObserver !== 'function' || location.hash) { showAll(); return; }
+    var seen = new IntersectionObserver(function (entries) {
+      entries.forEach(function (en) {
+        if (!en.isIntersecting) return;
+        seen.unobserve(en.target);
+        var t = en.target.querySelector('template.lazy-view');
+        if (t) show(t);
+      });
+    }, { rootMargin: '200px 0px' });
+    held.forEach(function (t) { seen.observe(t.parentNode); });
+    window.addEventListener('hashchange', showAll);
+    window.addEventListener('beforeprint', showAll);
+  }
   // All data comes from the JSON block; every string reaches the page through textContent,
   // attribute properties or createTextNode, never through innerHTML.
-  var D = JSON.parse(document.getElementById('lc-data').textContent);
-  var S = D.strings, C = D.cols, N = D.n, V = D.verdicts, OBJ = D.objects;
+  // A data block is JSON, or (a large one) gzip-compressed JSON in base64 text
+  // (data-encoding="gzip+base64"), inflated here: a browser reads a small file much faster.
+  function readBlock(id) {
+    var node = document.getElementById(id);
+    if (node.getAttribute('data-encoding') !== 'gzip+base64') return JSON.parse(node.textContent);
+    if (typeof DecompressionStream !== 'function')
+      throw new Error('this browser cannot inflate the report data (no DecompressionStream)');
+    var bin = atob(node.textContent), n = bin.length, bytes = new Uint8Array(n);
+    for (var k = 0; k < n; k++) bytes[k] = bin.charCodeAt(k);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Response(stream).text().then(JSON.parse);
+  }
+  function failed(err) {
+    var where = document.getElementById('matrix-status');
+    if (where) where.textContent = 'The report data could not be read: ' + err;
+    document.body.setAttribute('data-ready', 'error');
+    lazyViews();
+    throw err;
+  }
+  // When each step of opening finished (ms since navigation): benchmarks/report_build.py
+  // reads them.
+  var marks = window.__lcTimes = {};
+  function mark(name) { marks[name] = Math.round(performance.now()); }
+  mark('script');
+  var first;
+  try { first = readBlock('lc-data'); } catch (err) { failed(err); }
+  if (first && typeof first.then === 'function') first.then(start).catch(failed);
+  else start(first);
+
+  function start(D) {
+  mark('data');
+  var S = D.strings, N = D.n, V = D.verdicts;
+  // The columns the matrix reads every time it is drawn, as typed arrays (-1: none).
+  var C = {};
+  Object.keys(D.cols).forEach(function (k) {
+    var src = D.cols[k];
+    if (k === 'ulp' || k === 'tu') { C[k] = src; return; }
+    var a = new Int32Array(N);
+    for (var i = 0; i < N; i++) a[i] = src[i] === null || src[i] === undefined ? -1 : src[i];
+    C[k] = a;
+  });
+  // The drill-down's data (errors, worst element, inputs, tolerance, repro, other fields):
+  // a second block, parsed the first time a cell is opened.
+  var DT = null, pending = null;
+  function takeDetail(dt) {
+    DT = dt;
+    Object.keys(DT.cols).forEach(function (k) { C[k] = DT.cols[k]; });
+    return DT;
+  }
+  // The detail block, or (compressed, the first time) a promise of it.
+  function detail() {
+    if (DT !== null) return DT;
+    if (pending !== null) return pending;
+    var got = readBlock('lc-detail');
+    if (got && typeof got.then === 'function') return (pending = got.then(takeDetail));
+    return takeDetail(got);
+  }
   // Verdicts from least to most severe (lossconform.record.SEVERITY): a cell shows its worst.
   var SEV_NAME = D.severity, SEV = {};
   SEV_NAME.forEach(function (v, k) { SEV[v] = k; });
@@ -12,10 +96,12 @@
   var DTYPE_ORDER = {};
   D.dtype_order.forEach(function (d, i) { DTYPE_ORDER[d] = i; });
   var FIRST_ROWS = 30, MORE_ROWS = 200;
+  // A matrix of more cells than this draws each op's section when it scrolls into view.
+  var EAGER_CELLS = 6000;
   var merged = D.runs.length > 1;
 
-  function str(i) { return i < 0 || i === undefined ? null : S[i]; }
-  // Repro snippets and test ids travel as lists of string ids (lines; words of the id).
+  function str(i) { return i < 0 || i === undefined || i === null ? null : S[i]; }
+  // Test ids travel as lists of string ids (words of the id).
   function joined(list, cache, sep) {
     return function (k) {
       if (k < 0 || k === undefined) return null;
@@ -24,8 +110,24 @@
       return s;
     };
   }
-  var reproText = joined(D.repros, [], '\n'), nodeText = joined(D.nodes, [], '');
-  var X = D.xcols || {};
+  var nodeText = joined(D.nodes, [], '');
+  // Repro snippets: templates over lines, the record's case id and dtype filled in.
+  var reproCache = new Map();
+  function reproText(i) {
+    var k = C.repro[i];
+    if (k < 0 || k === undefined || k === null) return null;
+    var id = S[C.id[i]], dt = S[C.dt[i]];
+    var key = k + '\u0001' + id + '\u0001' + dt;
+    var s = reproCache.get(key);
+    if (s === undefined) {
+      var t = DT.repro_texts[k].map(function (j) { return DT.repro_lines[j]; }).join('\n');
+      s = t.indexOf('\u0000') < 0 ? t : t.replace(/\u0000([\u0000-\u0008])/g, function (m, c) {
+        return c === '\u0000' ? '\u0000' : c === '\u0001' ? id : c === '\u0002' ? dt : m;
+      });
+      reproCache.set(key, s);
+    }
+    return s;
+  }
   function num(x) {
     if (x === null || x === undefined) return null;
     if (typeof x === 'string') {
@@ -86,29 +188,47 @@
   function json(x) { return JSON.stringify(x); }
 
   // ---- index: rows (op, case id), columns (op, run, entry point, dtype, device) ----------
-  var rows = [], rowIndex = new Map(), cols = [], colIndex = new Map();
+  // Keys are numbers (no string per record); each record's row and column are kept, and
+  // the records are listed row by row (rowStart/rowRecs) for the per-row passes.
+  var NS = S.length + 1;
+  var rows = [], rowKey = new Map(), cols = [], colKey = new Map(), groupKey = new Map();
   var opOrder = [], opRows = new Map(), opCols = new Map();
+  var recRow = new Int32Array(N), recCol = new Int32Array(N);
   for (var i = 0; i < N; i++) {
     var op = C.op[i];
-    var rk = op + ',' + C.id[i];
-    var r = rowIndex.get(rk);
+    var rk = op * NS + C.id[i];
+    var r = rowKey.get(rk);
     if (r === undefined) {
       r = rows.length;
-      rowIndex.set(rk, r);
-      rows.push({ op: op, id: C.id[i], cells: new Map() });
+      rowKey.set(rk, r);
+      rows.push({ op: op, id: C.id[i] });
       if (!opRows.has(op)) { opRows.set(op, []); opCols.set(op, []); opOrder.push(op); }
       opRows.get(op).push(r);
     }
-    var ck = op + ',' + C.run[i] + ',' + C.ep[i] + ',' + C.dt[i] + ',' + C.dev[i];
-    var c = colIndex.get(ck);
+    var gk = (op * NS + C.ep[i]) * D.runs.length + C.run[i];
+    var g = groupKey.get(gk);
+    if (g === undefined) { g = groupKey.size; groupKey.set(gk, g); }
+    var ck = (g * NS + C.dt[i]) * NS + C.dev[i];
+    var c = colKey.get(ck);
     if (c === undefined) {
       c = cols.length;
-      colIndex.set(ck, c);
+      colKey.set(ck, c);
       cols.push({ op: op, run: C.run[i], ep: C.ep[i], fw: C.fw[i], dt: C.dt[i], dev: C.dev[i] });
       opCols.get(op).push(c);
     }
-    var cell = rows[r].cells.get(c);
-    if (cell === undefined) rows[r].cells.set(c, [i]); else cell.push(i);
+    recRow[i] = r; recCol[i] = c;
+  }
+  mark('index');
+  var rowStart = new Int32Array(rows.length + 1), rowRecs = new Int32Array(N);
+  for (var i2 = 0; i2 < N; i2++) rowStart[recRow[i2] + 1]++;
+  for (var r2 = 0; r2 < rows.length; r2++) rowStart[r2 + 1] += rowStart[r2];
+  var fillAt = rowStart.slice(0, rows.length);
+  for (var i3 = 0; i3 < N; i3++) rowRecs[fillAt[recRow[i3]]++] = i3;
+  // the records of one cell (row, column), in record order
+  function cellRecs(r, c) {
+    var out = [];
+    for (var k = rowStart[r]; k < rowStart[r + 1]; k++) if (recCol[rowRecs[k]] === c) out.push(rowRecs[k]);
+    return out;
   }
   var devices = new Set(C.dev);
   function dtKey(s) { var v = DTYPE_ORDER[s]; return v === undefined ? 9 : v; }
@@ -121,6 +241,15 @@
     });
   });
   function cmp(a, b) { return a < b ? -1 : a > b ? 1 : 0; }
+  // error figures as numbers, once (null: none; the file writes non-finite ones as text)
+  function numbers(col) {
+    var out = new Float64Array(N), has = new Uint8Array(N);
+    for (var i = 0; i < N; i++) { var x = num(col[i]); if (x !== null) { out[i] = x; has[i] = 1; } }
+    return { v: out, has: has };
+  }
+  var ULP = numbers(C.ulp), TU = numbers(C.tu);
+  function ulpOf(i) { return ULP.has[i] ? ULP.v[i] : null; }
+  function tuOf(i) { return TU.has[i] ? TU.v[i] : null; }
 
   // ---- filters -----------------------------------------------------------------------------
   var facets = [
@@ -150,7 +279,11 @@
       if (f.key === 'v' || f.key === 'run') return a - b;
       return cmp(f.name(a), f.name(b));
     });
-    f.allowed = new Set(values);
+    f.distinct = values.length;
+    // allowed[value + 1]: whether records with that value pass (value -1: none)
+    f.allowed = new Uint8Array(Math.max.apply(null, values.concat([0])) + 2);
+    f.nAllowed = values.length;
+    values.forEach(function (v) { f.allowed[v + 1] = 1; });
     if (!f.show) return;
     var fs = el('fieldset', { 'data-facet': f.key });
     fs.appendChild(el('legend', null, f.label));
@@ -159,7 +292,8 @@
       var box = el('input', { type: 'checkbox', 'data-value': String(v) });
       box.checked = true;
       box.addEventListener('change', function () {
-        if (box.checked) f.allowed.add(v); else f.allowed.delete(v);
+        f.allowed[v + 1] = box.checked ? 1 : 0;
+        f.nAllowed += box.checked ? 1 : -1;
         refresh();
       });
       lab.appendChild(box);
@@ -180,44 +314,61 @@
   searchFs.appendChild(search);
   filterBox.appendChild(searchFs);
 
+  // Which strings (and test ids) hold the query: each distinct one looked at once.
+  function hits(n, text) {
+    var hit = new Int8Array(n);  // 0: not looked at, 1: holds it, -1: does not
+    return function (k) {
+      if (k < 0) return false;
+      var h = hit[k];
+      if (h === 0) h = hit[k] = text(k).indexOf(query) >= 0 ? 1 : -1;
+      return h > 0;
+    };
+  }
   function computeMask() {
-    var active = facets.filter(function (f) { return f.allowed.size !== f.distinct; });
+    var active = facets.filter(function (f) { return f.nAllowed !== f.distinct; });
     var sets = active.map(function (f) { return f.allowed; });
     var colsOf = active.map(function (f) { return f.col; });
+    var nA = sets.length;
     var total = 0;
     matchingUnsup = 0;
+    var strHit = query ? hits(S.length, low) : null;
+    var nodeHit = query ? hits(D.nodes.length, lowNode) : null;
+    var cid = C.id, cep = C.ep, cmsg = C.msg, cdiv = C.div, cnode = C.node, cv = C.v;
     for (var i = 0; i < N; i++) {
       var ok = 1;
-      for (var k = 0; k < sets.length; k++) if (!sets[k].has(colsOf[k][i])) { ok = 0; break; }
+      for (var k = 0; k < nA; k++) if (!sets[k][colsOf[k][i] + 1]) { ok = 0; break; }
       if (ok && query) {
-        ok = (low(C.id[i]).indexOf(query) >= 0 || low(C.ep[i]).indexOf(query) >= 0 ||
-              low(C.msg[i]).indexOf(query) >= 0 || low(C.div[i]).indexOf(query) >= 0 ||
-              lowNode(C.node[i]).indexOf(query) >= 0) ? 1 : 0;
+        ok = (strHit(cid[i]) || strHit(cep[i]) || strHit(cmsg[i]) || strHit(cdiv[i]) ||
+              nodeHit(cnode[i])) ? 1 : 0;
       }
       mask[i] = ok;
       total += ok;
-      if (ok && C.v[i] === UNSUP) matchingUnsup++;
+      if (ok && cv[i] === UNSUP) matchingUnsup++;
     }
     return total;
   }
-  facets.forEach(function (f) { f.distinct = new Set(f.col).size; });
 
   // ---- matrix ------------------------------------------------------------------------------
   var body = document.getElementById('matrix-body');
   var status = document.getElementById('matrix-status');
   var limits = new Map();
   var sections = new Map();
+  var colSeen = new Uint8Array(cols.length);
 
   function visibleOf(op) {
-    var vis = [], colSeen = new Set();
-    opRows.get(op).forEach(function (r) {
-      var any = false;
-      rows[r].cells.forEach(function (recs, c) {
-        for (var k = 0; k < recs.length; k++) if (mask[recs[k]]) { any = true; colSeen.add(c); break; }
-      });
+    var vis = [];
+    var list = opRows.get(op);
+    var opc = opCols.get(op);
+    for (var q = 0; q < opc.length; q++) colSeen[opc[q]] = 0;
+    for (var p = 0; p < list.length; p++) {
+      var r = list[p], any = false;
+      for (var k = rowStart[r]; k < rowStart[r + 1]; k++) {
+        var i = rowRecs[k];
+        if (mask[i]) { any = true; colSeen[recCol[i]] = 1; }
+      }
       if (any) vis.push(r);
-    });
-    var vcols = opCols.get(op).filter(function (c) { return colSeen.has(c); });
+    }
+    var vcols = opc.filter(function (c) { return colSeen[c] === 1; });
     return { rows: vis, cols: vcols };
   }
 
@@ -227,7 +378,7 @@
     return (a === null || isNaN(b) || b > a) ? b : a;
   }
   function cellSummary(recs) {
-    var sev = -1, ulp = null, tu = null, n = 0, div = null, parts = [];
+    var sev = -1, ulp = null, tu = null, n = 0, div = null;
     for (var k = 0; k < recs.length; k++) {
       var i = recs[k];
       if (!mask[i]) continue;
@@ -235,13 +386,21 @@
       var s = vsev[C.v[i]];
       if (s > sev) sev = s;
       if (s === SEV.divergence && div === null) div = str(C.div[i]);
-      ulp = worse(ulp, num(C.ulp[i]));
-      var t = num(C.tu[i]);
-      tu = worse(tu, t);
-      parts.push(S[C.kind[i]] + ' ' + V[C.v[i]] + (t !== null ? ', tolerance used ' + fmtNum(C.tu[i]) : '') +
-                 (num(C.ulp[i]) !== null ? ', max ULP ' + fmtUlp(num(C.ulp[i])) : ''));
+      ulp = worse(ulp, ulpOf(i));
+      tu = worse(tu, tuOf(i));
     }
-    return { n: n, sev: sev, ulp: ulp, tu: tu, div: div, parts: parts };
+    return { n: n, sev: sev, ulp: ulp, tu: tu, div: div };
+  }
+  // A cell's tooltip: made when the pointer first rests on it.
+  function cellTitle(recs) {
+    var sum = cellSummary(recs), parts = [];
+    recs.forEach(function (i) {
+      if (!mask[i]) return;
+      var t = tuOf(i), x = ulpOf(i);
+      parts.push(S[C.kind[i]] + ' ' + V[C.v[i]] + (t !== null ? ', tolerance used ' + fmtNum(C.tu[i]) : '') +
+                 (x !== null ? ', max ULP ' + fmtUlp(x) : ''));
+    });
+    return SEV_NAME[sum.sev] + (sum.div !== null ? ' (' + sum.div + ')' : '') + '\n' + parts.join('\n');
   }
   function cellLabel(sum, name) {
     if (name === 'divergence') return sum.div !== null ? shortDiv(sum.div) : 'div.';
@@ -263,7 +422,7 @@
     var levels = [];
     if (merged) levels.push(function (c) { return D.runs[c.run].short; });
     levels.push(function (c) { return S[c.ep]; });
-    var tr, prev, span, th;
+    var tr, prev, th;
     levels.forEach(function (keyOf, li) {
       tr = el('tr');
       tr.appendChild(el('th', { className: 'case' }, li === levels.length - 1 ? 'entry point \u2192' : ''));
@@ -289,19 +448,40 @@
     return thead;
   }
 
-  function renderSection(op) {
+  // The records of one row, by column (only the columns shown).
+  function rowCells(r, vcols) {
+    var at = new Map();
+    for (var k = rowStart[r]; k < rowStart[r + 1]; k++) {
+      var i = rowRecs[k], c = recCol[i];
+      var list = at.get(c);
+      if (list === undefined) at.set(c, [i]); else list.push(i);
+    }
+    return at;
+  }
+
+  var lazy = false, observer = null;
+  function renderSection(op, vis) {
     var sec = sections.get(op);
     if (!sec) {
       sec = el('div', { className: 'op-section', 'data-op': S[op] });
       sections.set(op, sec);
     }
     while (sec.firstChild) sec.removeChild(sec.firstChild);
-    var vis = visibleOf(op);
+    vis = vis || visibleOf(op);
     if (!vis.rows.length) { sec.hidden = true; return 0; }
     sec.hidden = false;
     var limit = limits.get(op) || FIRST_ROWS;
     var shown = Math.min(limit, vis.rows.length);
     sec.appendChild(el('h3', null, S[op] + '  (' + vis.rows.length + (vis.rows.length === 1 ? ' case)' : ' cases)')));
+    if (lazy && !sec.drawn) {  // drawn when it scrolls into view
+      var holder = el('div', { className: 'matrix-wrap pending' });
+      holder.style.minHeight = Math.min(shown * 22 + 80, 1200) + 'px';
+      sec.appendChild(holder);
+      sec.pending = true;
+      if (observer) observer.observe(sec);
+      return vis.rows.length;
+    }
+    sec.pending = false;
     var wrap = el('div', { className: 'matrix-wrap' });
     var table = el('table', { className: 'matrix' });
     table.appendChild(headerRows(vis.cols));
@@ -312,8 +492,10 @@
       var th = el('th', { className: 'case' }, S[row.id]);
       th.title = S[row.id];
       tr.appendChild(th);
-      vis.cols.forEach(function (c) {
-        var recs = row.cells.get(c);
+      var at = rowCells(r, vis.cols);
+      for (var q = 0; q < vis.cols.length; q++) {
+        var c = vis.cols[q];
+        var recs = at.get(c);
         var sum = recs ? cellSummary(recs) : { n: 0 };
         var td;
         if (!sum.n) { td = el('td', { className: 'cell empty' }); }
@@ -321,10 +503,9 @@
           var name = SEV_NAME[sum.sev];
           td = el('td', { className: 'cell c-' + name, 'data-row': String(r), 'data-col': String(c) },
                   cellLabel(sum, name));
-          td.title = name + (sum.div !== null ? ' (' + sum.div + ')' : '') + '\n' + sum.parts.join('\n');
         }
         tr.appendChild(td);
-      });
+      }
       tbody.appendChild(tr);
     }
     table.appendChild(tbody);
@@ -334,7 +515,10 @@
     if (shown < vis.rows.length) {
       var more = el('button', { type: 'button', className: 'more' },
         'show ' + Math.min(MORE_ROWS, vis.rows.length - shown) + ' more (' + (vis.rows.length - shown) + ' hidden)');
-      more.addEventListener('click', function () { limits.set(op, limit + MORE_ROWS); renderSection(op); });
+      more.addEventListener('click', function () {
+        limits.set(op, limit + MORE_ROWS);
+        sec.drawn = true; renderSection(op); sec.drawn = false;
+      });
       sec.appendChild(more);
     }
     return vis.rows.length;
@@ -349,15 +533,51 @@
     });
   }
 
+  // Tooltips on demand (a tooltip per cell up front costs more than the cells).
+  body.addEventListener('mouseover', function (e) {
+    var td = e.target.closest ? e.target.closest('td.cell[data-row]') : null;
+    if (!td || td.title) return;
+    td.title = cellTitle(cellRecs(+td.getAttribute('data-row'), +td.getAttribute('data-col')));
+  });
+
   function refresh() {
+    var t0 = performance.now();
     var matching = computeMask();
-    var totalRows = 0, shownOps = 0;
+    var totalRows = 0, shownOps = 0, cells = 0;
+    var vis = new Map();
+    opOrder.forEach(function (op) {
+      var v = visibleOf(op);
+      vis.set(op, v);
+      cells += Math.min(limits.get(op) || FIRST_ROWS, v.rows.length) * v.cols.length;
+    });
+    lazy = cells > EAGER_CELLS && typeof IntersectionObserver === 'function';
+    if (lazy && !observer) {
+      observer = new IntersectionObserver(function (entries) {
+        entries.forEach(function (en) {
+          var sec = en.target;
+          if (!en.isIntersecting || !sec.pending) return;
+          observer.unobserve(sec);
+          sec.drawn = true;
+          renderSection(+sec.getAttribute('data-op-id'));
+          sec.drawn = false;
+        });
+      }, { rootMargin: '600px 0px' });
+    }
+    var first = true;
     opOrder.forEach(function (op) {
       var sec = sections.get(op);
-      var n = renderSection(op);
-      if (!sec) {
-        body.appendChild(sections.get(op));
-        var t = sections.get(op).querySelector('table.matrix');
+      if (lazy && first && vis.get(op).rows.length) {  // the first section shown: at once
+        if (!sec) { sec = el('div', { className: 'op-section', 'data-op': S[op] }); sections.set(op, sec); }
+        sec.drawn = true;
+      }
+      var n = renderSection(op, vis.get(op));
+      sec = sections.get(op);
+      sec.drawn = false;
+      sec.setAttribute('data-op-id', String(op));
+      if (n) first = false;
+      if (!sec.isConnected) {
+        body.appendChild(sec);
+        var t = sec.querySelector('table.matrix');
         if (t) stickyTops(t);
       }
       totalRows += n; if (n) shownOps++;
@@ -366,8 +586,10 @@
       (N - nUnsup).toLocaleString('en-US') + ' checks match' +
       (nUnsup ? ' (+ ' + matchingUnsup.toLocaleString('en-US') + ' of ' + nUnsup.toLocaleString('en-US') +
        ' unsupported combinations, not checks)' : '') + '; ' + totalRows + ' of ' + rows.length +
-      ' case rows in ' + shownOps + ' op(s); the first ' + FIRST_ROWS + ' rows per op are drawn, more on demand.';
+      ' case rows in ' + shownOps + ' op(s); the first ' + FIRST_ROWS + ' rows per op are drawn, more on demand' +
+      (lazy ? ' (each op when it scrolls into view).' : '.');
     document.body.setAttribute('data-matching', String(matching));
+    window.__lcLastRefreshMs = performance.now() - t0;
   }
 
   // ---- drill-down --------------------------------------------------------------------------
@@ -409,8 +631,19 @@
   }
 
   function openDrill(r, c) {
+    var DD = detail();
+    if (typeof DD.then === 'function') {  // inflating the detail block: once
+      while (drillBody.firstChild) drillBody.removeChild(drillBody.firstChild);
+      drillBody.appendChild(el('p', { className: 'muted' }, 'reading the details…'));
+      drill.hidden = false;
+      DD.then(function () { openDrill(r, c); }, function (err) {
+        drillBody.textContent = 'The details could not be read: ' + err;
+      });
+      return;
+    }
     var row = rows[r], col = cols[c];
-    var recs = row.cells.get(c) || [];
+    var recs = cellRecs(r, c);
+    var OBJ = DD.objects, X = DD.xcols || {};
     while (drillBody.firstChild) drillBody.removeChild(drillBody.firstChild);
     drillTitle.textContent = S[row.op] + ' \u00b7 ' + S[row.id];
     var head = el('table');
@@ -489,15 +722,15 @@
     opCols.get(row.op).forEach(function (c2) {
       var o = cols[c2];
       if (o.run !== col.run || o.dt !== col.dt || o.dev !== col.dev) return;
-      var rr = row.cells.get(c2);
-      if (!rr) return;
+      var rr = cellRecs(r, c2);
+      if (!rr.length) return;
       var distinct = [];
       rr.forEach(function (i) {
         if (C.repro[i] >= 0 && distinct.every(function (j) { return C.repro[j] !== C.repro[i]; })) distinct.push(i);
       });
       distinct.forEach(function (i) {
         any = true;
-        var text = reproText(C.repro[i]);
+        var text = reproText(i);
         var line = el('div');
         line.appendChild(el('b', null, S[o.ep] + (distinct.length > 1 ? ' (' + S[C.kind[i]] + ')' : '') + ' '));
         line.appendChild(copyButton(text));
@@ -510,6 +743,10 @@
     drill.scrollTop = 0;
   }
 
+  mark('filters');
   refresh();
+  mark('ready');
   document.body.setAttribute('data-ready', '1');
+  lazyViews();
+  }
 })();

@@ -417,3 +417,53 @@ def test_screenshot(browser: Chromium, fixture_page: Path) -> None:
     browser.screenshot(SCREENSHOT)
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert browser.errors() == []
+
+
+@pytest.fixture(scope="module")
+def large_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report large enough for every economy of a full run's page: compressed data blocks,
+    summary views drawn on demand, op sections drawn when they scroll into view."""
+    from benchmarks.report_build import synthetic_results, write_results
+    from lossconform.reports import build as report_build
+
+    where = tmp_path_factory.mktemp("large")
+    results = where / "results.json"
+    write_results(synthetic_results(report_build.LAZY_VIEWS_MIN_RECORDS + 5000), results)
+    out = where / "report.html"
+    assert not build([results], out).errors
+    html = out.read_text(encoding="utf-8")
+    for block in ("lc-data", "lc-detail"):
+        assert f'id="{block}" data-encoding="gzip+base64">' in html
+    assert '<template class="lazy-view">' in html
+    return out
+
+
+def test_large_report_opens_filters_and_drills_down(browser: Chromium, large_page: Path) -> None:
+    _load(browser, large_page)
+    assert browser.errors() == []
+    status = browser.evaluate("document.getElementById('matrix-status').textContent")
+    assert "checks match" in status and "scrolls into view" in status
+    assert _count(browser, "td.cell[data-row]") >= 1
+    # summary views are templates until their section comes near
+    assert _count(browser, "template.lazy-view") >= 3
+    browser.evaluate("document.getElementById('pairwise').scrollIntoView()")
+    assert browser.wait_for("document.querySelectorAll('#pairwise table.pairwise').length > 0")
+    browser.evaluate("window.scrollTo(0, 0)")
+    # a filter: untick "agree"
+    matching = browser.evaluate("document.body.getAttribute('data-matching')")
+    browser.evaluate("""(function () {
+        var boxes = document.querySelectorAll('fieldset[data-facet="v"] input');
+        for (var i = 0; i < boxes.length; i++)
+            if (boxes[i].parentNode.textContent.trim() === 'agree') boxes[i].click();
+    })()""")
+    assert browser.evaluate("document.body.getAttribute('data-matching')") != matching
+    assert _count(browser, "td.cell.c-agree") == 0
+    # the drill-down inflates the detail block the first time, then shows the repro
+    browser.evaluate("document.querySelector('td.cell[data-row]').click()")
+    assert browser.wait_for("document.querySelectorAll('#drill-body pre.repro').length > 0")
+    text = browser.evaluate("document.getElementById('drill-body').textContent")
+    assert "Inputs" in text and "from lossconform.cases import BY_ID" in text
+    title = browser.evaluate("document.getElementById('drill-title').textContent")
+    case_id = title.split(" \u00b7 ")[-1]
+    assert f"BY_ID[{case_id!r}]" in text  # the template filled with the record's case id
+    assert browser.errors() == []

@@ -225,3 +225,26 @@ def test_version_1_and_2_load_alike_and_merge(tmp_path: Path) -> None:
     _same(new["records"], old["records"])
     result = build([first, second], tmp_path / "report.html")
     assert not result.errors and len(result.runs) == 2
+
+
+def test_the_page_builder_takes_the_templates_as_they_are(tmp_path: Path) -> None:
+    """The report builder loads a compact file without writing out its snippets: the page
+    fills them in from the templates, and they read as the records' own."""
+    recs = [{**r, "max_ulp": 2.5 if r["max_ulp"] is True else r["max_ulp"],
+             "dtype": r["dtype"] if r["dtype"] is not None else "float64"}
+            for r in _hostile()]  # valid field types: the builder checks them
+    compact.TEXT_MIN_CHARS, saved = 0, compact.TEXT_MIN_CHARS
+    try:
+        path = tmp_path / "r.json"
+        pytest_plugin.write_atomic(path, _doc(recs))
+    finally:
+        compact.TEXT_MIN_CHARS = saved
+    doc, columns = results.load_results_and_columns(path, texts=False)
+    assert set(r["repro"] for r in doc["records"]) == {""}
+    assert columns.texts["repro"]["fill"] == list(compact.FILL_FIELDS)
+    out = tmp_path / "page.html"
+    assert not build([path], out).errors
+    from tests.report.test_report_build import _data_block, _repro
+    data = _data_block(out.read_text(encoding="utf-8"))
+    for i, rec in enumerate(recs):
+        assert _repro(data, i) == (rec["repro"] or None)

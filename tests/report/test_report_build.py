@@ -16,6 +16,7 @@ from markupsafe import escape
 from lossconform.reports import build as report_build
 from benchmarks.report_build import synthetic_results
 from lossconform.reports.build import build, main, script_json
+from lossconform.reports.compact import encode_records
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -33,9 +34,12 @@ def _write(path: Path, doc: dict) -> Path:
 
 
 def _data_block(html: str) -> dict:
+    """The page data: the matrix's block and the drill-down's, as one dict (columns merged)."""
     m = re.search(r'<script type="application/json" id="lc-data">(.*?)</script>', html, re.S)
-    assert m, "no data block"
-    return json.loads(m.group(1))
+    d = re.search(r'<script type="application/json" id="lc-detail">(.*?)</script>', html, re.S)
+    assert m and d, "no data blocks"
+    main, detail = json.loads(m.group(1)), json.loads(d.group(1))
+    return {**main, **detail, "cols": {**main["cols"], **detail["cols"]}}
 
 
 @pytest.fixture
@@ -46,9 +50,10 @@ def page(tmp_path: Path) -> str:
 
 
 def test_hostile_strings_are_escaped(page: str) -> None:
-    # The only <script> elements are the page's own two: the data block and the code.
+    # The only <script> elements are the page's own three: the data blocks and the code.
     assert re.findall(r"<script\b[^>]*>", page) == [
-        '<script type="application/json" id="lc-data">', "<script>"]
+        '<script type="application/json" id="lc-data">',
+        '<script type="application/json" id="lc-detail">', "<script>"]
     assert EVIL not in page and "window.__pwned=2</script>" not in page
     assert "<img src=x" not in page
     assert "&lt;script&gt;window.__pwned=4&lt;/script&gt;" in page  # registry text, escaped
@@ -260,22 +265,43 @@ def test_records_without_tolerance_used_fall_back_to_ulp(tmp_path: Path) -> None
     assert all(x is None for x in _data_block(html)["cols"]["tu"])
 
 
-def test_repros_and_test_ids_are_stored_once_in_pieces(tmp_path: Path) -> None:
+def _repro(data: dict, i: int) -> str | None:
+    """Record i's repro snippet from the page data, as the page makes it: its template's
+    lines joined, the record's case id and dtype filled in."""
+    k = data["cols"]["repro"][i]
+    if k < 0:
+        return None
+    text = "\n".join(data["repro_lines"][j] for j in data["repro_texts"][k])
+    case_id = data["strings"][data["cols"]["id"][i]]
+    dtype = data["strings"][data["cols"]["dt"][i]]
+    return re.sub("\x00([\x00-\x08])", lambda m: {"\x00": "\x00", "\x01": case_id,
+                                                  "\x02": dtype}.get(m.group(1), m.group(0)),
+                  text)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_repros_and_test_ids_are_stored_once_in_pieces(tmp_path: Path, version: int) -> None:
     doc = synthetic_results(400)
     for r in doc["records"]:  # as the suite writes them: forward and gradient share a repro
-        r["repro"] = r["repro"].replace(f"  # {r['kind']}", "")
         r["sample"] = {"shape": [2], "values": [0.5, 0.25]}
         r["output_dtype"] = r["dtype"]
-    path = _write(tmp_path / "s.json", doc)
+    doc["records"][7]["repro"] = ""
+    path = tmp_path / "s.json"
+    if version == 1:
+        _write(path, {**doc, "schema_version": 1})
+    else:
+        from lossconform.reports.pytest_plugin import write_atomic
+        write_atomic(path, {**doc, "records": encode_records(doc["records"])})
     out = tmp_path / "s.html"
     assert not build([path], out).errors
     data = _data_block(out.read_text())
     strings, cols = data["strings"], data["cols"]
     for i, rec in enumerate(doc["records"]):
-        assert "\n".join(strings[j] for j in data["repros"][cols["repro"][i]]) == rec["repro"]
+        assert _repro(data, i) == (rec["repro"] or None)
         assert "".join(strings[j] for j in data["nodes"][cols["node"][i]]) == rec["nodeid"]
         assert strings[data["xcols"]["output_dtype"]["v"][i]] == rec["dtype"]
-    assert len(data["repros"]) == len({r["repro"] for r in doc["records"]}) < 400
+    # each entry point's snippet once, whatever the case and dtype
+    assert len(data["repro_texts"]) < len({r["repro"] for r in doc["records"]}) / 3
     # samples serve the pairwise view at build time; they are not page data
     assert "sample" not in data["xcols"]
 
@@ -583,6 +609,8 @@ def test_integers_beyond_64_bits_next_to_nan_still_build(tmp_path: Path) -> None
     path.write_text(json.dumps(doc))
     out = tmp_path / "big.html"
     assert not build([path], out).errors
-    data = json.loads(re.search(r'id="lc-data">(.*?)</script>', out.read_text(), re.S).group(1),
-                      parse_constant=lambda c: pytest.fail(f"{c} in the page data"))
-    assert {"big": 1e30}.items() <= data["objects"][0].items()
+    for block in ("lc-data", "lc-detail"):
+        data = json.loads(re.search(f'id="{block}">(.*?)</script>', out.read_text(),
+                                    re.S).group(1),
+                          parse_constant=lambda c: pytest.fail(f"{c} in the page data"))
+    assert {"big": 1e30}.items() <= data["objects"][0].items()  # the detail block's
