@@ -183,3 +183,20 @@ def test_tensorflow_then_paddle_segfaults_here():
     deep = _run("import tensorflow\n" + IMPORT_AFTER_TENSORFLOW + "import paddle\n"
                 "print(paddle.nn.functional.softmax(paddle.to_tensor([0.0, 0.0])).numpy())")
     assert deep.returncode == 0 and "[0.5 0.5]" in deep.stdout, deep.stderr[-2000:]
+
+
+def test_long_log_softmax_rows_are_left_out_with_the_measured_reason():
+    """Paddle's CPU log_softmax is quadratic in the class count (adapter.py); rows longer than
+    LOG_SOFTMAX_MAX_CLASSES are unsupported with that reason, shorter ones and softmax run."""
+    from lossconform.adapters.paddle.adapter import LOG_SOFTMAX_MAX_CLASSES, LOG_SOFTMAX_QUADRATIC
+    from lossconform.contract import Call
+
+    def call(c: int) -> Call:
+        return Call("log_softmax", np.zeros((1, c)), "float32", axis=-1)
+
+    ep = "paddle.nn.functional.log_softmax"
+    assert ADAPTER.unsupported(ep, call(LOG_SOFTMAX_MAX_CLASSES + 1)) == LOG_SOFTMAX_QUADRATIC
+    assert ADAPTER.unsupported(ep, call(LOG_SOFTMAX_MAX_CLASSES)) is None
+    assert ADAPTER.unsupported("paddle.nn.functional.softmax",
+                         Call("softmax", np.zeros((1, 4 * LOG_SOFTMAX_MAX_CLASSES)), "float32",
+                              axis=-1)) is None
