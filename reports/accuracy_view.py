@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 import statistics
 from collections import OrderedDict, defaultdict
+from itertools import compress, repeat
+from operator import is_not
 from typing import Any, Sequence
 
 from lossconform.dtypes import DTYPES
@@ -55,6 +57,17 @@ def _get(rec: Any, name: str) -> Any:
         return None
 
 
+def _candidates(run: Any) -> Sequence[Any]:
+    """The run's records that may hold a relative error on normal elements: those with
+    ``max_rel_ulp_normal`` set, found at C speed from the reader's columns where the run
+    has them (``lossconform.reports.results.Columns``); else every record."""
+    columns = getattr(run, "columns", None)
+    if columns is None:
+        return run.records
+    return list(compress(run.records, map(is_not, columns["max_rel_ulp_normal"],
+                                          repeat(None))))
+
+
 def accuracy_view(runs: Sequence[Any]) -> list[dict[str, Any]]:
     """[{op, dtype, kind, rows: [{entry_point, framework, checks, worst, median, beyond,
     lost, kept_by, example, divergences, fail}], losses}] sorted by op, dtype, kind; a group
@@ -67,7 +80,7 @@ def accuracy_view(runs: Sequence[Any]) -> list[dict[str, Any]]:
     stats: dict[tuple, "OrderedDict[str, dict[str, Any]]"] = defaultdict(OrderedDict)
     for run in runs:
         suffix = f" [{run.short}]" if merged else ""
-        for rec in run.records:
+        for rec in _candidates(run):
             kind = _get(rec, "kind")
             if kind not in ("forward", "gradient") or _get(rec, "verdict") == "unsupported":
                 continue

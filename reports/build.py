@@ -1,10 +1,15 @@
 """Build the self-contained HTML report from one or more results files.
 
 The page is one file that opens offline: CSS, JS and plots (inline SVG) are inlined, and
-the per-check data travel as compact columnar JSON (strings interned in one table) in a
-``<script type="application/json">`` block; the JS builds the matrix lazily from it.
-Summaries that stay small (header, conventions, divergences, pairwise, accuracy plots,
-changes between runs) are rendered by Jinja2 with autoescape on.
+the per-check data travel as compact columnar JSON (strings interned in one table) in two
+``<script type="application/json">`` blocks: what the matrix, its filters and search need
+(read when the page opens) and what only a drill-down shows (read the first time a cell is
+opened); a block of 1 MB or more is gzip-compressed and base64-encoded (the page inflates
+it with the browser's DecompressionStream). The JS builds the matrix lazily from them (the
+first rows of each op; on a large page each op's section when it scrolls into view).
+Summaries (header, conventions, divergences, pairwise, accuracy plots, changes between runs)
+are rendered by Jinja2 with autoescape on; on a page of ``LAZY_VIEWS_MIN_RECORDS`` or more
+the large ones are ``<template>``s the page draws when each comes into view.
 
 What the page claims is no more than what ran (``reports.runstate``): the headline states each
 run's status, exit status and counts, and is green only when every run is complete, exited
@@ -32,7 +37,7 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from importlib import resources
-from itertools import accumulate, chain, repeat
+from itertools import accumulate, chain, compress, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -266,6 +271,7 @@ def _fmt_col(values: list[Any], spec: str) -> list[Any]:
     return [v if v is None or v.__class__ is str else format(v, spec) for v in values]
 
 
+_IS_DICT = frozenset((dict,)).__contains__
 _NODE_SPLIT = re.compile(r"(?<=[\-\[])")
 
 
@@ -336,8 +342,8 @@ def embedded_data(runs: Sequence[Run]) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     detail_cols: dict[str, list[Any]] = {
         "fwv": small["fwv"],
-        "abs": _fmt_col(col["max_abs_err"], ".4g"),
-        "rel": _fmt_col(col["max_rel_err"], ".4g"),
+        "abs": col["max_abs_err"],  # as they are: the drill-down formats them
+        "rel": col["max_rel_err"],
         "repro": repro["index"],
         "case": cases.ids, "tol": [i if i < 0 else i + offset for i in tols.ids],
         "worst": list(col["worst"]),
@@ -435,9 +441,8 @@ def _extra_columns(runs: Sequence[Run], recs: Sequence[dict[str, Any]], strings:
             continue
         if all(v is None or v.__class__ is str for v in values):
             out[k] = {"s": 1, "v": strings(values)}
-        else:
-            out[k] = {"s": 0, "v": [format(v, ".4g") if v.__class__ is float else v
-                                    for v in values]}
+        else:  # numbers as they are (the drill-down formats them), anything else too
+            out[k] = {"s": 0, "v": values}
     return out
 
 
@@ -729,7 +734,10 @@ def pairwise_tables(runs: Sequence[Run],
     multi = len(runs) > 1
     for run in runs:
         suffix = f" [{run.short}]" if multi else ""
-        for rec in run.records:
+        recs = run.records
+        if run.columns is not None:  # only the records with a sample, found at C speed
+            recs = list(compress(recs, map(_IS_DICT, map(type, run.columns["sample"]))))
+        for rec in recs:
             smp = rec.get("sample")
             if smp.__class__ is dict and rec["verdict"] != "unsupported":
                 samples[(run.short, rec["op"], rec["dtype"], rec["device"], rec["id"],
@@ -961,10 +969,12 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined)
 
 
-def _summaries(runs: Sequence[Run]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The pairwise tables and accuracy plots (small results from all records)."""
+def _summaries(runs: Sequence[Run]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                             list[dict[str, Any]]]:
+    """The pairwise tables, accuracy plots and relative-accuracy groups (small results from
+    all records)."""
     groups = ulp_groups(runs)
-    return pairwise_tables(runs, groups), accuracy_plots(runs, groups)
+    return pairwise_tables(runs, groups), accuracy_plots(runs, groups), accuracy_view(runs)
 
 
 _FORKED_RUNS: Sequence[Run] = ()
@@ -972,7 +982,7 @@ _FORKED_RUNS: Sequence[Run] = ()
 PARALLEL_MIN_RECORDS = 20_000
 
 
-def _summaries_of_forked_runs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _summaries_of_forked_runs() -> tuple[Any, Any, Any]:
     return _summaries(_FORKED_RUNS)
 
 
@@ -1002,7 +1012,7 @@ def _check_runs(runs: Sequence[Run]) -> None:
         raise InvalidRuns(bad)
 
 
-def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, Any]:
+def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, Any, Any]:
     """Summaries and the page data; on a large build with fork available, the summaries are
     computed in a forked child (it inherits the loaded runs; only the small tables come back)
     while this process checks the records' field types (runs loaded unchecked) and builds
@@ -1017,15 +1027,14 @@ def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, 
                 future = pool.submit(_summaries_of_forked_runs)
                 _check_runs(runs)
                 data = _data_blocks(embedded_data(runs))
-                pairwise, plots = future.result()
-            return pairwise, plots, data
+                summaries = future.result()
+            return (*summaries, data)
         except (OSError, concurrent.futures.process.BrokenProcessPool):
             pass  # no fork here after all: do it in-process below
         finally:
             _FORKED_RUNS = ()
     _check_runs(runs)
-    pairwise, plots = _summaries(runs)
-    return pairwise, plots, _data_blocks(embedded_data(runs))
+    return (*_summaries(runs), _data_blocks(embedded_data(runs)))
 
 
 #: From this many records on, the summary views (pairwise, accuracy, relative accuracy,
@@ -1043,8 +1052,12 @@ COMPRESS_LEVEL = 3
 
 def _data_blocks(parts: tuple[dict[str, Any], dict[str, Any]]
                  ) -> tuple[tuple[Markup, str], tuple[Markup, str]]:
+    """Both blocks, compressed at once in two threads (zlib lets go of the GIL)."""
     main, detail = parts
-    return script_data(main), script_data(detail)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(script_data, main)
+        second = script_data(detail)
+        return first.result(), second
 
 
 def script_data(data: Any) -> tuple[Markup, str]:
@@ -1067,7 +1080,7 @@ def render(runs: Sequence[Run], title: str | None = None,
     counts = {v: sum(st.counts[v] for st in states) for v in VERDICTS}
     conv_cols, conv_rows = conventions_table(runs)
     observed_conventions = conventions_view(runs, link_parts)
-    pairwise, plots, data = _summaries_and_data(runs, len(all_records))
+    pairwise, plots, relative, data = _summaries_and_data(runs, len(all_records))
     line, line_class = verdict_line(runs)
     template = _environment().get_template("report.html.j2")
     return template.render(
@@ -1086,7 +1099,7 @@ def render(runs: Sequence[Run], title: str | None = None,
         divergences=divergence_table(runs),
         findings=findings_view(runs, link_parts),
         settings=settings_view(runs),
-        relative_accuracy=accuracy_view(runs),
+        relative_accuracy=relative,
         pairwise=pairwise,
         plots=plots,
         changes=changes(runs),

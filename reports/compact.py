@@ -27,7 +27,7 @@ This module knows no framework and no field's meaning beyond ``FILL_FIELDS``.
 from __future__ import annotations
 
 import re
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any, Sequence
 
@@ -236,9 +236,10 @@ def _decode_text(col: dict[str, Any], name: str, n: int, out: dict[str, list[Any
     if not isinstance(fill, list) or not all(f.__class__ is str and f in out and f != name
                                              and out[f] is not None for f in fill):
         raise _fail(f"{name}.fill", "does not name columns of the records")
-    if not isinstance(texts, list):
+    if not isinstance(texts, list) or not all(t.__class__ is list for t in texts):
         raise _fail(f"{name}.texts", "is not a list of lists of line numbers")
-    joined = ["\n".join(_take(lines, t, f"{name}.texts", None)) for t in texts]
+    _take(lines, list(chain.from_iterable(texts)), f"{name}.texts", None)  # checked once
+    joined = ["\n".join(map(lines.__getitem__, t)) for t in texts]
     index = col.get("index")
     _take(texts, index, f"{name}.index", n)  # checked: positions in texts
     if not decode and "absent" not in col and fill == list(FILL_FIELDS):

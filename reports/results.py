@@ -377,7 +377,10 @@ def _column_ok(col: Sequence[Any], t: _Type, depth: int,
             not t.strings.issuperset(compress(col, map(_IS_STR, types))):
         return False
     if t.free:
-        return not _deeper_than(list(compress(col, map(_IS_CONTAINER, types))), depth)
+        # each object once: a compact file's records share theirs (one case object for
+        # every record of the case)
+        found = list(compress(col, map(_IS_CONTAINER, types)))
+        return not _deeper_than(list(dict(zip(map(id, found), found)).values()), depth)
     if t.items is not None and list in classes:
         flat = list(chain.from_iterable(compress(col, map(_IS_LIST, types))))
         if flat and not _column_ok(flat, t.items, depth - 1):

@@ -709,7 +709,9 @@
         var x = X[k], v = x.v[i];
         if (x.s) v = str(v);
         if (v === null || v === undefined) return;
-        kv(t, k.replace(/_/g, ' '), typeof v === 'object' ? json(v) : typeof v === 'string' && !x.s ? fmtNum(v) : String(v));
+        kv(t, k.replace(/_/g, ' '), typeof v === 'object' ? json(v) :
+          typeof v === 'number' && !Number.isInteger(v) ? fmtShort(v) :
+          typeof v === 'string' && !x.s ? fmtNum(v) : String(v));
       });
       drillBody.appendChild(t);
       var msg = str(C.msg[i]);
