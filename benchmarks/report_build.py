@@ -210,10 +210,11 @@ def write_results(doc: dict[str, Any], path: Path, compact: bool = True) -> floa
     false); the seconds it took."""
     t0 = time.perf_counter()
     out = dict(doc)
+    records = [jsonable(r) for r in doc["records"]]  # as the plugin does, in either form
     if compact:
-        out["records"] = encode_records([jsonable(r) for r in doc["records"]])
+        out["records"] = encode_records(records)
     else:
-        out["schema_version"] = 1
+        out.update(schema_version=1, records=records)
     text = json.dumps(out, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
     path.write_text(text + "\n", encoding="utf-8")
     return time.perf_counter() - t0
@@ -243,8 +244,16 @@ def measured(argv: list[str]) -> tuple[float, float, str]:
     its waited-for children's included)."""
     global LAST_CPU
     t0 = time.perf_counter()
+    limit = MEMORY_LIMIT_GB
+
+    def cap() -> None:  # a merge that needs more fails here instead of starving the machine
+        if limit:
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (int(limit * 2**30),) * 2)
+
     proc = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=cap if limit else None)
     out = proc.stdout.read() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -256,6 +265,8 @@ def measured(argv: list[str]) -> tuple[float, float, str]:
 
 
 LAST_CPU = 0.0
+#: Address-space limit of each measured process in GB (``--memory-limit``; 0: none).
+MEMORY_LIMIT_GB = 0.0
 LOAD = ("import sys, time; t = time.perf_counter(); "
         "from lossconform.reports.results import load_results; "
         "d = load_results(sys.argv[1]); print(len(d['records']), time.perf_counter() - t)")
@@ -318,10 +329,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--v1", action="store_true",
                         help="also write the version-1 form of the records and report its size")
     parser.add_argument("--no-browser", action="store_true", help="skip Chromium")
+    parser.add_argument("--memory-limit", type=float, default=0.0, metavar="GB",
+                        help="cap each measured process's address space (a merge that needs "
+                             "more fails with MemoryError, and is reported as not fitting)")
     parser.add_argument("--keep", metavar="DIR", help="keep the files in DIR")
     parser.add_argument("--generate", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--v1-to", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global MEMORY_LIMIT_GB
+    MEMORY_LIMIT_GB = args.memory_limit
     if args.generate:  # the generating child: write the file(s), print the times as JSON
         doc = synthetic_results(args.n)
         times = {"write_s": write_results(doc, Path(args.generate))}
@@ -359,11 +375,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.runs > 1:
             paths = copies(path, args.runs, where)
             merged = where / "bench-merged.html"
-            wall, rss, _ = measured(["-m", "lossconform.reports", "merge", *map(str, paths),
-                                     "-o", str(merged)])
-            figures.update(merge_runs=args.runs, merge_s=wall, merge_cpu_s=LAST_CPU,
-                           merge_rss_mb=rss,
-                           merge_page_mb=merged.stat().st_size / 1e6)
+            try:
+                wall, rss, _ = measured(["-m", "lossconform.reports", "merge",
+                                         *map(str, paths), "-o", str(merged)])
+                figures.update(merge_runs=args.runs, merge_s=wall, merge_cpu_s=LAST_CPU,
+                               merge_rss_mb=rss, merge_page_mb=merged.stat().st_size / 1e6)
+            except RuntimeError as exc:
+                figures.update(merge_runs=args.runs,
+                               merge_failed=str(exc).strip().splitlines()[-1][:200])
             for p in paths:
                 p.unlink()
         if not args.no_browser:
@@ -394,6 +413,8 @@ def describe(f: dict[str, Any]) -> str:
                      f"records) in {f['merge_s']:.2f} s wall, {f['merge_cpu_s']:.2f} s CPU, "
                      f"page {f['merge_page_mb']:.1f} MB, "
                      f"peak memory {f['merge_rss_mb']:.0f} MB")
+    if "merge_failed" in f:
+        lines.append(f"merge of {f['merge_runs']} runs: did not complete ({f['merge_failed']})")
     if "open_s" in f:
         lines.append(f"headless Chromium: matrix interactive {f['open_s']:.2f} s after "
                      f"navigation; a filter change {f['filter_ms']:.0f} ms, a search "

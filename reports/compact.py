@@ -26,9 +26,10 @@ This module knows no framework and no field's meaning beyond ``FILL_FIELDS``.
 """
 from __future__ import annotations
 
+import math
 import re
-from itertools import chain, repeat
-from operator import itemgetter
+from itertools import chain, compress, repeat
+from operator import eq, itemgetter
 from typing import Any, Sequence
 
 import orjson
@@ -88,9 +89,17 @@ def encode_records(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"n": n, "columns": columns}
 
 
+def _no_negative_zero(col: list[Any]) -> bool:
+    """Whether no value of ``col`` is -0.0 (which equals 0.0 in Python, not in JSON)."""
+    if 0.0 not in col:
+        return True
+    zeros = compress(col, map(eq, col, repeat(0.0)))
+    return all(math.copysign(1.0, z) > 0 for z in zeros)
+
+
 def _encode_column(col: list[Any]) -> dict[str, Any]:
     types = set(map(type, col))
-    if types <= _STR_OR_NONE or (types <= _FLOAT_STR_OR_NONE and 0.0 not in col):
+    if types <= _STR_OR_NONE or (types <= _FLOAT_STR_OR_NONE and _no_negative_zero(col)):
         # the values are their own keys (a float equals no string; -0.0 equals 0.0 and
         # is taken apart below)
         distinct = dict.fromkeys(col)
@@ -101,8 +110,12 @@ def _encode_column(col: list[Any]) -> dict[str, Any]:
         return {"table": table, "index": list(map(where.__getitem__, col))}
     if types <= _FLOAT_STR_OR_NONE and len(set(col)) * 2 > len(col):
         return {"values": col}
-    # 1, 1.0 and true are equal in Python, not in JSON: key on the JSON text
-    keys = list(map(orjson.dumps, col))
+    # 1, 1.0 and true are equal in Python, not in JSON: key on the JSON text, written once
+    # per object (records share theirs: one case object for all records of a case)
+    ids = list(map(id, col))
+    objects = dict(zip(ids, col))
+    text = dict(zip(objects, map(orjson.dumps, objects.values())))
+    keys = list(map(text.__getitem__, ids))
     last = dict(zip(keys, range(len(keys))))  # first-seen order; any copy is the value
     if len(last) * 2 > len(col):
         return {"values": col}

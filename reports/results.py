@@ -1,5 +1,11 @@
 """Load and validate a lossconform results file (the only input of the report).
 
+Every version of the format is read (``SUPPORTED_VERSIONS``): version 1 holds the records as
+a list of objects; version 2, what the results plugin writes, as compact columns
+(``reports/compact.py``; ``lossconform.record``, "The records, compact"), which this reader
+decodes to exactly the records that were written (a version-2 document may also hold a
+list). Either way the caller gets ``doc["records"]`` as a list of dicts.
+
 The format is ``lossconform.record``'s: document name and version, required fields, the
 optional fields' defaults and the verdicts come from there. This reader checks what the
 report needs (name, version, records a list of objects, required fields, known verdict),

@@ -150,6 +150,18 @@ def test_hostile_records_round_trip() -> None:
     assert _round_trip([{}, {}]) == [{}, {}]
 
 
+def test_negative_zero_and_shared_objects_keep_their_own_values() -> None:
+    shared = {"op": "softmax", "shape": [2, 3]}
+    recs = [{**MINIMAL, "max_abs_err": (0.0, -0.0, 1.5, None)[k % 4],
+             "case": shared if k % 3 else {"op": "softmax", "shape": [2, 3.0]}}
+            for k in range(40)]
+    enc = compact.encode_records(recs)
+    assert "table" in enc["columns"]["max_abs_err"] and "table" in enc["columns"]["case"]
+    back = _round_trip(recs)
+    _same(back, recs)
+    assert [str(r["max_abs_err"]) for r in back[:4]] == ["0.0", "-0.0", "1.5", "None"]
+
+
 def test_columns_take_the_smallest_form() -> None:
     recs = [{**MINIMAL, "max_abs_err": k * 1.1e-7, "op": "softmax"} for k in range(100)]
     cols = compact.encode_records(recs)["columns"]
