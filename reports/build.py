@@ -982,6 +982,23 @@ _FORKED_RUNS: Sequence[Run] = ()
 PARALLEL_MIN_RECORDS = 20_000
 
 
+def _single_threaded() -> bool:
+    """Whether this process runs one thread only, native threads included (Linux: the kernel's
+    count), so that a fork is safe: a process that imported a multithreaded library (the
+    ``lossconform test`` command builds the report in the process that ran the suite) may
+    deadlock in a forked child, so it computes the summaries itself instead."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1]) == 1
+    except (OSError, ValueError):
+        pass
+    import threading
+
+    return threading.active_count() == 1
+
+
 def _summaries_of_forked_runs() -> tuple[Any, Any, Any]:
     return _summaries(_FORKED_RUNS)
 
@@ -1019,7 +1036,8 @@ def _summaries_and_data(runs: Sequence[Run], n_records: int) -> tuple[Any, Any, 
     the page data, so two cores share the work. A run that fails the check raises
     InvalidRuns (the child's result, made from it, is dropped)."""
     global _FORKED_RUNS
-    if n_records >= PARALLEL_MIN_RECORDS and "fork" in multiprocessing.get_all_start_methods():
+    if n_records >= PARALLEL_MIN_RECORDS and "fork" in multiprocessing.get_all_start_methods() \
+            and _single_threaded():
         _FORKED_RUNS = runs
         try:
             ctx = multiprocessing.get_context("fork")

@@ -211,6 +211,11 @@ class SignalGuard:
         self.stopping = False
         self.holding = False
         self.pending: int | None = None
+        #: the signal last raised while the run went on, until pytest reports the interrupt:
+        #: an exception raised by a signal handler is lost when the signal lands in code that
+        #: swallows exceptions (a garbage-collector callback, a __del__), so the collector
+        #: raises it again at the next test boundary (``reraise_lost``)
+        self.unhandled: int | None = None
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -259,7 +264,14 @@ class SignalGuard:
         self.holding = False
         self._raise(signum)
 
+    def reraise_lost(self) -> None:
+        """Raise again a signal whose exception was swallowed where it landed."""
+        if self.unhandled is not None and not self.stopping:
+            self._raise(self.unhandled)
+
     def _raise(self, signum: int) -> None:
+        if not self.stopping:
+            self.unhandled = signum
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         if not self.stopping and self.received is None:
@@ -354,17 +366,21 @@ class ResultsCollector:
     @pytest.hookimpl(tryfirst=True)
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.interrupted = excinfo.value
+        self.guard.unhandled = None  # it reached pytest
         self.guard.hold()  # from here until the results are written, signals wait
 
     # -- records ----------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> None:
+        self.guard.reraise_lost()  # a Ctrl-C swallowed during the previous test stops the run
         self._current = item  # lets an interrupted test's records be saved too
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self._take(report.nodeid, getattr(report, "lossconform_records", None) or report.user_properties)
         if report.when == "teardown":  # every test's protocol ends with it
             self.reported.add(report.nodeid)
+            # under xdist the controller runs no test protocol: this is its test boundary
+            self.guard.reraise_lost()
 
     def _take(self, nodeid: str, properties: Any) -> None:
         index = 0

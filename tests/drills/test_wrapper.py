@@ -101,7 +101,7 @@ def test_ctrl_c_on_make_conform_still_builds_the_report_of_this_run(tmp_path: Pa
     text = "".join(lines) + rest
     assert proc.returncode != 0, text[-3000:]  # make reports the interrupted run
     doc = load_results(out / "results.json")  # any results version
-    assert doc["status"] == "interrupted", doc["status"]
+    assert doc["status"] == "interrupted", f"{doc['status']}:\n{text[-2500:]}"
     assert doc["records"], "the checks finished before Ctrl-C must be kept:\n" + text[-3000:]
     page = (out / "report.html").read_text()
     assert "from an earlier run" not in page and "interrupted" in page

@@ -614,3 +614,31 @@ def test_integers_beyond_64_bits_next_to_nan_still_build(tmp_path: Path) -> None
                                     re.S).group(1),
                           parse_constant=lambda c: pytest.fail(f"{c} in the page data"))
     assert {"big": 1e30}.items() <= data["objects"][0].items()  # the detail block's
+
+
+def test_no_fork_from_a_multithreaded_process(monkeypatch):
+    """The summaries are computed in a forked child only when this process has one thread: a
+    fork from a process holding a multithreaded library's threads may deadlock."""
+    import threading
+
+    from lossconform.reports import build as B
+
+    assert B._single_threaded() in (True, False)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    try:
+        assert B._single_threaded() is False
+        forked = []
+        monkeypatch.setattr(B.multiprocessing, "get_context",
+                            lambda *a: forked.append(a) or (_ for _ in ()).throw(OSError()))
+        monkeypatch.setattr(B, "PARALLEL_MIN_RECORDS", 0)
+        monkeypatch.setattr(B, "_summaries", lambda runs: ("p", "a", "v"))
+        monkeypatch.setattr(B, "_check_runs", lambda runs: None)
+        monkeypatch.setattr(B, "_data_blocks", lambda data: "d")
+        monkeypatch.setattr(B, "embedded_data", lambda runs: {})
+        assert B._summaries_and_data([], 10) == ("p", "a", "v", "d")
+        assert forked == []  # never asked for a fork context
+    finally:
+        stop.set()
+        t.join()

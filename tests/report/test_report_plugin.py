@@ -339,3 +339,26 @@ def test_load_results_names_file_and_problem(tmp_path: Path, text: str, problem:
     with pytest.raises(ResultsError) as info:
         load_results(path)
     assert str(path) in str(info.value) and problem in str(info.value)
+
+
+def test_a_signal_swallowed_where_it_landed_is_raised_again_at_the_next_test():
+    """A Ctrl-C whose KeyboardInterrupt is raised inside code that swallows exceptions (a
+    garbage-collector callback a framework installs) would be lost; the guard raises it again at
+    the next test boundary, and forgets it once pytest has seen the interrupt."""
+    import signal
+
+    from lossconform.reports.pytest_plugin import SignalGuard
+
+    guard = SignalGuard()
+    guard.reraise_lost()  # nothing pending: no-op
+    try:  # the handler raised inside a callback whose exception is ignored
+        guard._handle(signal.SIGINT, None)
+    except KeyboardInterrupt:
+        pass
+    with pytest.raises(KeyboardInterrupt):
+        guard.reraise_lost()
+    guard.unhandled = None  # what pytest_keyboard_interrupt does
+    guard.reraise_lost()
+    guard.hold()  # stopping: a signal then is held, never raised again later
+    guard._handle(signal.SIGINT, None)
+    assert guard.unhandled is None and guard.pending == signal.SIGINT
