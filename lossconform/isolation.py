@@ -1,11 +1,12 @@
 """Run a plug-in's framework in a persistent process of its own: ``Worker`` (the parent side)
 and ``python -m lossconform.isolation MODULE:FACTORY [ARG ...]`` (the child).
 
-A plug-in needs this when its framework cannot share the test process: Keras fixes its
-backend at the first import (and the test process already holds Keras on TensorFlow), and a
-framework may crash when imported after another one. The parent never imports the framework.
+A plug-in needs this when its framework cannot share the test process: a library that fixes
+a global choice (a backend) at its first import while the test process already made another,
+or a framework that crashes when imported after another one. The parent never imports the
+framework.
 
-    worker = Worker("paddle", "lossconform.adapters.paddle.worker:Executor", args=())
+    worker = Worker("mylib", "mylib_lossconform.worker:Executor", args=())
     worker.call("evaluate", entry_point, call)   # Executor().evaluate(entry_point, call)
 
 The child imports ``MODULE``, builds ``FACTORY(*ARGS)`` once (at the first request), then
