@@ -81,6 +81,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
+import orjson
 import pytest
 
 from lossconform.record import RECORD_KEY, SCHEMA, SCHEMA_VERSION, CheckRecord
@@ -394,7 +395,9 @@ class ResultsCollector:
             self._add(nodeid, index, value)
             index += 1
 
-    def _add(self, nodeid: str, index: int, value: Any) -> None:
+    def _add(self, nodeid: str, index: int, value: Any, plain: bool = False) -> None:
+        """Keep one record as plain JSON (``jsonable``); ``plain``: it already is (a worker
+        spooled it as JSON), so it is not normalised a second time."""
         key = (nodeid, index)
         if key in self._seen:
             return
@@ -405,7 +408,7 @@ class ResultsCollector:
             record = dict(value) if isinstance(value, dict) else {"value": value}
         if not record.get("nodeid"):
             record["nodeid"] = nodeid
-        self.records.append(record)
+        self.records.append(record if plain else jsonable(record))
 
     def _merge_spool(self) -> int:
         """Take the complete lines the workers have spooled since the last call (the
@@ -424,10 +427,10 @@ class ResultsCollector:
             self._spool_pos[part.name] = self._spool_pos.get(part.name, 0) + end
             for line in data[:end].splitlines():
                 try:
-                    row = json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError):
+                    row = orjson.loads(line)
+                except (orjson.JSONDecodeError, UnicodeDecodeError):
                     continue  # a worker killed mid-line: that one record is lost
-                self._add(row["nodeid"], row["index"], row["record"])
+                self._add(row["nodeid"], row["index"], row["record"], plain=True)
         return len(self.records) - before
 
     def _remove_spool(self) -> None:
@@ -653,7 +656,8 @@ def build_document(config: pytest.Config, records: list[dict[str, Any]], status:
         "divergences": jsonable(meta.get("divergences", [])),
         # column by column, repeated values once (reports/compact.py; lossconform.record,
         # "The records, compact"): the reader gives back exactly these records
-        "records": encode_records([jsonable(r) for r in records]),
+        # the collector keeps its records as plain JSON already (``ResultsCollector._add``)
+        "records": encode_records(records),
     }
 
 
