@@ -83,14 +83,13 @@ def test_repro_matches_evaluate_bitwise(adapter, op: str, case_id: str, dtype: s
     assert ev.gradient is None  # forward only
 
 
+@ORT_ONLY[0]
+@ORT_ONLY[1]
 @pytest.mark.parametrize("mode", ["all-threads", "no-graph-optimizations"])
 @pytest.mark.parametrize("op,case_id,dtype", _PLAN_CASES[:3] + _PLAN_CASES[5:6])
 def test_modes_change_the_session_only(mode: str, op: str, case_id: str, dtype: str) -> None:
     """ONNX Runtime's modes (its settings) build another session for the same model; the repro
     creates it the same way; onnx.reference has no modes."""
-    for mark in ORT_ONLY:
-        if mark.name == "skipif" and mark.args[0]:
-            pytest.skip(mark.kwargs["reason"])
     call = BY_ID[case_id].call(dtype, seed=0).replace(facets={"mode": mode})
     ep = _ep(ORT_ADAPTER, op)
     plan = P.build_plan(ep, call)
